@@ -1,0 +1,83 @@
+// swift-tools-version:6.0
+// Data flows one way: CurlHTTP (fetch) -> Exposition (parse) -> SchedulerExporter/Checks (derive)
+// -> SchedulerExporter/Polling (snapshot) -> SchedulerExporter/Server (serve).
+import PackageDescription
+
+let package = Package(
+    name: "kube-scheduler-exporter",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kube-scheduler-exporter", targets: ["kube-scheduler-exporter"]),
+        .executable(name: "scheduler-simulator", targets: ["scheduler-simulator"]),
+        .executable(name: "exposition-bench", targets: ["exposition-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // libcurl and libssl, imported as they are; shim.h holds typed wrappers for the
+        // variadic curl_easy_setopt/getinfo that Swift cannot call.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "CurlHTTP", dependencies: ["CCurl"]),
+        .target(name: "Exposition"),
+        .target(name: "SchedulingLatency", dependencies: ["Exposition"]),
+        .target(
+            name: "SchedulerExporter",
+            dependencies: [
+                "CurlHTTP", "Exposition", "SchedulingLatency",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "kube-scheduler-exporter",
+            dependencies: [
+                "SchedulerExporter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "SchedulerSimulator",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
+        .executableTarget(
+            name: "scheduler-simulator",
+            dependencies: [
+                "SchedulerSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "exposition-bench", dependencies: ["Exposition"]),
+
+        .testTarget(name: "ExpositionTests", dependencies: ["Exposition"]),
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"]),
+        .testTarget(name: "SchedulingLatencyTests", dependencies: ["SchedulingLatency", "Exposition"]),
+        .testTarget(name: "SchedulerSimulatorTests", dependencies: ["SchedulerSimulator", "CurlHTTP"]),
+        .testTarget(name: "SchedulerExporterTests", dependencies: ["SchedulerExporter", "CurlHTTP", "Exposition"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["CurlHTTP", "Exposition"]),
+    ]
+)

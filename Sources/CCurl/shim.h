@@ -1,0 +1,5 @@
+#ifndef CCURL_SHIM_H
+#define CCURL_SHIM_H
+#include <curl/curl.h>
+#include <openssl/ssl.h>
+#endif
