@@ -1,1 +1,177 @@
-print("not yet")
+import ArgumentParser
+import Logging
+import SchedulerExporter
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Flags follow the Prometheus exporter conventions (`--web.listen-address`, `--log.level`, ...).
+struct ExporterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kube-scheduler-exporter",
+        abstract: "Prometheus exporter for the security and health of a Kubernetes kube-scheduler.",
+        discussion: """
+            Polls the scheduler's /metrics, /healthz, /livez and /readyz (and its other endpoints for the \
+            security checks) over HTTPS with libcurl, and serves derived gauges on /metrics.
+
+            Without --target or --config.file it polls the kubeadm default \(TargetConfig.kubeadmURL) with the \
+            in-cluster service-account token and CA when they exist. Flags override the config file for a \
+            single target. A bad flag or config file is a one-line error and exit code 2.
+
+            Config file format (YAML; durations like 15s, 1m30s):
+
+            \(ConfigFile.example)
+            """,
+        version: ExporterBuild.version)
+
+    @Option(name: .customLong("config.file"), help: ArgumentHelp("YAML file with one or more targets.", valueName: "path"))
+    var configFile: String?
+    @Option(name: .customLong("web.listen-address"), help: ArgumentHelp("Address to serve /metrics on.", valueName: "host:port"))
+    var listenAddress = ":\(ListenAddress.defaultPort)"
+    @Option(name: .customLong("target"), help: ArgumentHelp("Base URL of the scheduler's secure port (default \(TargetConfig.kubeadmURL)).", valueName: "url"))
+    var target: String?
+    @Option(name: .customLong("target.name"), help: ArgumentHelp("Value of the target label for --target.", valueName: "name"))
+    var targetName: String?
+    @Option(name: .customLong("bearer-token-file"), help: ArgumentHelp("File holding the bearer token; re-read when it changes.", valueName: "path"))
+    var bearerTokenFile: String?
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("CA bundle to verify the scheduler's serving certificate.", valueName: "path"))
+    var caFile: String?
+    @Option(name: .customLong("cert-file"), help: ArgumentHelp("Client certificate (PEM) for the scheduler.", valueName: "path"))
+    var certFile: String?
+    @Option(name: .customLong("key-file"), help: ArgumentHelp("Client key (PEM) for --cert-file.", valueName: "path"))
+    var keyFile: String?
+    @Flag(name: .customLong("insecure-skip-verify"), help: "Do not verify the scheduler's serving certificate (kubeadm's scheduler serves a self-signed one).")
+    var insecureSkipVerify = false
+    @Option(name: .customLong("server-name"), help: ArgumentHelp("Name to verify the serving certificate against instead of the URL's host.", valueName: "name"))
+    var serverName: String?
+    @Option(name: .customLong("poll-interval"), help: ArgumentHelp("How often to poll each target (default 15s).", valueName: "duration"))
+    var pollInterval: String?
+    @Option(name: .customLong("timeout"), help: ArgumentHelp("Timeout of each request to the scheduler (default 10s).", valueName: "duration"))
+    var timeout: String?
+    @Option(name: .customLong("probe.insecure-port"), help: ArgumentHelp("Legacy plain-HTTP port to probe (default 10251; 0 disables).", valueName: "port"))
+    var insecurePort: Int?
+    @Option(name: .customLong("probe.nonloopback-address"), help: ArgumentHelp("Non-loopback address to probe the secure port on (repeatable; default: the host's interface addresses).", valueName: "addr"))
+    var nonLoopbackAddresses: [String] = []
+    @Option(name: .customLong("check.manifest-file"), help: ArgumentHelp("The scheduler's static pod manifest (default /etc/kubernetes/manifests/kube-scheduler.yaml).", valueName: "path"))
+    var manifestFile: String?
+    @Option(name: .customLong("check.kubeconfig-file"), help: ArgumentHelp("The scheduler's kubeconfig (default /etc/kubernetes/scheduler.conf).", valueName: "path"))
+    var kubeconfigFile: String?
+    @Option(name: .customLong("check.cert-min-days"), help: ArgumentHelp("Fail the certificate check below this many days of validity (default 30).", valueName: "days"))
+    var certMinDays: Int?
+    @Option(name: .customLong("latency.window"), help: ArgumentHelp("Window of the latency quantiles and rates (default 5m).", valueName: "duration"))
+    var latencyWindow: String?
+    @Option(name: .customLong("latency.quantiles"), help: ArgumentHelp("Comma-separated quantiles (default 0.5,0.9,0.99).", valueName: "list"))
+    var latencyQuantiles: String?
+    @Option(name: .customLong("log.level"), help: ArgumentHelp("debug, info, warn or error.", valueName: "level"))
+    var logLevel = "info"
+    @Option(name: .customLong("log.format"), help: ArgumentHelp("logfmt or json.", valueName: "format"))
+    var logFormat = "logfmt"
+
+    func exporterConfig() throws(ConfigError) -> ExporterConfig {
+        var targets: [TargetConfig]
+        if let configFile {
+            targets = try ConfigFile.load(path: configFile)
+        } else {
+            var single = TargetConfig(name: targetName ?? "default", url: target ?? TargetConfig.kubeadmURL)
+            if target == nil {
+                if FileAccess.isReadable(TargetConfig.serviceAccountToken) { single.bearerTokenFile = TargetConfig.serviceAccountToken }
+                if FileAccess.isReadable(TargetConfig.serviceAccountCA) { single.tls.caFile = TargetConfig.serviceAccountCA }
+            }
+            targets = [single]
+        }
+        let singleTarget = targets.count == 1
+        if !singleTarget, target != nil || bearerTokenFile != nil || caFile != nil || certFile != nil {
+            throw ConfigError("--target and credential flags apply to a single target; the config file has \(targets.count)")
+        }
+        for index in targets.indices {
+            var entry = targets[index]
+            if let target { entry.url = target }
+            if let targetName { entry.name = targetName }
+            if let bearerTokenFile { entry.bearerTokenFile = bearerTokenFile }
+            if let caFile { entry.tls.caFile = caFile }
+            if let certFile { entry.tls.certFile = certFile }
+            if let keyFile { entry.tls.keyFile = keyFile }
+            if insecureSkipVerify { entry.tls.insecureSkipVerify = true }
+            if let serverName { entry.tls.serverName = serverName }
+            if let pollInterval { entry.pollInterval = try Self.duration(pollInterval, flag: "--poll-interval") }
+            if let timeout { entry.timeout = try Self.duration(timeout, flag: "--timeout") }
+            if let insecurePort { entry.security.insecurePort = insecurePort }
+            if !nonLoopbackAddresses.isEmpty { entry.security.nonLoopbackAddresses = nonLoopbackAddresses }
+            if let manifestFile { entry.security.manifestFile = manifestFile }
+            if let kubeconfigFile { entry.security.kubeconfigFile = kubeconfigFile }
+            if let certMinDays { entry.security.certMinDays = certMinDays }
+            if let latencyWindow { entry.latency.window = try Self.duration(latencyWindow, flag: "--latency.window") }
+            if let latencyQuantiles {
+                let values = latencyQuantiles.split(separator: ",").map { Double($0.trimmingPrefix(" ")) }
+                guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+                    throw ConfigError("--latency.quantiles: expected a comma-separated list of numbers, got \"\(latencyQuantiles)\"")
+                }
+                entry.latency.quantiles = values.compactMap { $0 }
+            }
+            targets[index] = entry
+        }
+        let listen = try ListenAddress(parsing: listenAddress)
+        return try ExporterConfig(listenAddress: listen, targets: targets).validated()
+    }
+
+    func logLevelValue() throws(ConfigError) -> Logger.Level {
+        switch logLevel.lowercased() {
+        case "debug": return .debug
+        case "info": return .info
+        case "warn", "warning": return .warning
+        case "error": return .error
+        default: throw ConfigError("--log.level: expected debug, info, warn or error, got \"\(logLevel)\"")
+        }
+    }
+
+    static func duration(_ text: String, flag: String) throws(ConfigError) -> Duration {
+        do { return try PrometheusDuration.parse(text) } catch { throw ConfigError("\(flag): \(error.message)") }
+    }
+}
+
+@main
+enum Main {
+    static func main() async {
+        let command: ExporterCommand
+        do {
+            command = try ExporterCommand.parseAsRoot() as! ExporterCommand
+        } catch {
+            if ExporterCommand.exitCode(for: error) == .success { ExporterCommand.exit(withError: error) }
+            fail(ExporterCommand.message(for: error))
+        }
+        let config: ExporterConfig
+        let level: Logger.Level
+        let format: StructuredLogHandler.Format
+        do {
+            config = try command.exporterConfig()
+            level = try command.logLevelValue()
+            guard let parsed = StructuredLogHandler.Format(rawValue: command.logFormat) else {
+                throw ConfigError("--log.format: expected logfmt or json, got \"\(command.logFormat)\"")
+            }
+            format = parsed
+        } catch let error as ConfigError {
+            fail(error.message)
+        } catch {
+            fail("\(error)")
+        }
+        LoggingSystem.bootstrap { StructuredLogHandler(label: $0, format: format, level: level) }
+        let logger = Logger(label: "kube-scheduler-exporter")
+        let exporter = Exporter(config: config, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [exporter], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("exporter stopped", metadata: ["error": "\(error)"])
+            exit(1)
+        }
+    }
+
+    static func fail(_ message: String) -> Never {
+        let line = "kube-scheduler-exporter: \(message.split(separator: "\n").first ?? "")\n"
+        var bytes = Array(line.utf8)
+        _ = write(2, &bytes, bytes.count)
+        exit(2)
+    }
+}

@@ -1,0 +1,59 @@
+import Exposition
+import Logging
+
+/// A check turns what a poll cycle saw into metric families and, for security checks, findings.
+/// Each check lives in its own file and declares the requests it reads; `Checks.all` lists them
+/// (like node_exporter's collector table). Checks are pure apart from reading local files.
+public protocol Check: Sendable {
+    /// Requests this check reads; the poll cycle fetches each distinct request once.
+    func requests(for target: TargetConfig) -> [ProbeRequest]
+    func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput
+}
+
+extension Check {
+    public func requests(for target: TargetConfig) -> [ProbeRequest] { [] }
+}
+
+public struct CheckContext: Sendable {
+    public var target: TargetConfig
+    /// Unix seconds at evaluation, for certificate ages and rates.
+    public var now: Double
+    public var logger: Logger
+
+    public init(target: TargetConfig, now: Double, logger: Logger) {
+        self.target = target
+        self.now = now
+        self.logger = logger
+    }
+}
+
+public struct CheckOutput: Sendable {
+    public var families: [OutputFamily]
+    public var findings: [SecurityFinding]
+
+    public init(families: [OutputFamily] = [], findings: [SecurityFinding] = []) {
+        self.families = families
+        self.findings = findings
+    }
+}
+
+/// The verdict of one security check. Never a guess: `unknown` when the evidence is missing.
+public struct SecurityFinding: Sendable, Equatable {
+    public enum Status: String, Sendable, CaseIterable { case pass, fail, unknown }
+    public enum Severity: String, Sendable, CaseIterable { case critical, high, medium, low }
+
+    public var check: String
+    public var cisID: String
+    public var severity: Severity
+    public var status: Status
+    /// Why the status is what it is (which evidence), for logs and the README.
+    public var evidence: String
+
+    public init(check: String, cisID: String = "", severity: Severity, status: Status, evidence: String) {
+        self.check = check
+        self.cisID = cisID
+        self.severity = severity
+        self.status = status
+        self.evidence = evidence
+    }
+}

@@ -1,0 +1,151 @@
+import CurlHTTP
+import Yams
+
+/// The YAML config file: defaults under `global`, then one entry per target. Keys follow
+/// Prometheus's own config style (snake_case, `tls_config`, durations like `15s`).
+///
+/// ```yaml
+/// global:
+///   poll_interval: 15s
+///   timeout: 10s
+/// targets:
+///   - name: control-plane-1
+///     url: https://127.0.0.1:10259
+///     bearer_token_file: /var/run/secrets/kubernetes.io/serviceaccount/token
+///     tls_config: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false, server_name: ...}
+///     labels: {cluster: prod}
+///     poll_interval: 30s
+///     security: {insecure_port: 10251, nonloopback_addresses: [10.0.0.5], manifest_file: ..., kubeconfig_file: ..., cert_min_days: 30}
+///     latency: {window: 5m, quantiles: [0.5, 0.9, 0.99]}
+/// ```
+public enum ConfigFile {
+    public static let example = """
+        global:
+          poll_interval: 15s
+          timeout: 10s
+        targets:
+          - name: control-plane-1
+            url: https://127.0.0.1:10259
+            bearer_token_file: /var/run/secrets/kubernetes.io/serviceaccount/token
+            tls_config:
+              ca_file: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
+              insecure_skip_verify: false
+            labels:
+              cluster: prod
+            security:
+              insecure_port: 10251
+              manifest_file: /etc/kubernetes/manifests/kube-scheduler.yaml
+              kubeconfig_file: /etc/kubernetes/scheduler.conf
+              cert_min_days: 30
+            latency:
+              window: 5m
+              quantiles: [0.5, 0.9, 0.99]
+        """
+
+    public static func load(path: String) throws(ConfigError) -> [TargetConfig] {
+        guard let text = FileAccess.readText(path) else { throw ConfigError("cannot read config file \"\(path)\"") }
+        return try parse(text, source: path)
+    }
+
+    public static func parse(_ text: String, source: String = "config") throws(ConfigError) -> [TargetConfig] {
+        let file: FileModel
+        do {
+            file = try YAMLDecoder().decode(FileModel.self, from: text)
+        } catch {
+            throw ConfigError("\(source): \(describe(error))")
+        }
+        guard let entries = file.targets, !entries.isEmpty else { throw ConfigError("\(source): no targets") }
+        return try entries.enumerated().map { (index, entry) throws(ConfigError) in
+            try entry.target(index: index, global: file.global ?? GlobalModel(), source: source)
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            return "missing key \"\(key.stringValue)\" at \(path(context))"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context),
+             DecodingError.dataCorrupted(let context):
+            return "\(context.debugDescription) at \(path(context))"
+        default:
+            return "\(error)"
+        }
+    }
+
+    private static func path(_ context: DecodingError.Context) -> String {
+        let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        return keys.isEmpty ? "top level" : String(keys.drop(while: { $0 == "." }))
+    }
+
+    private struct FileModel: Decodable {
+        var global: GlobalModel?
+        var targets: [TargetModel]?
+    }
+
+    private struct GlobalModel: Decodable {
+        var poll_interval: String?
+        var timeout: String?
+    }
+
+    private struct TLSModel: Decodable {
+        var ca_file: String?
+        var cert_file: String?
+        var key_file: String?
+        var insecure_skip_verify: Bool?
+        var server_name: String?
+    }
+
+    private struct SecurityModel: Decodable {
+        var insecure_port: Int?
+        var nonloopback_addresses: [String]?
+        var manifest_file: String?
+        var kubeconfig_file: String?
+        var cert_min_days: Int?
+    }
+
+    private struct LatencyModel: Decodable {
+        var window: String?
+        var quantiles: [Double]?
+    }
+
+    private struct TargetModel: Decodable {
+        var name: String?
+        var url: String
+        var labels: [String: String]?
+        var bearer_token_file: String?
+        var tls_config: TLSModel?
+        var poll_interval: String?
+        var timeout: String?
+        var max_body_bytes: Int?
+        var security: SecurityModel?
+        var latency: LatencyModel?
+
+        func target(index: Int, global: GlobalModel, source: String) throws(ConfigError) -> TargetConfig {
+            var target = TargetConfig(name: name ?? URLParts(url)?.authority ?? "target\(index)", url: url)
+            let prefix = "\(source): targets[\(index)]"
+            do {
+                if let text = poll_interval ?? global.poll_interval { target.pollInterval = try PrometheusDuration.parse(text) }
+                if let text = timeout ?? global.timeout { target.timeout = try PrometheusDuration.parse(text) }
+                if let text = latency?.window { target.latency.window = try PrometheusDuration.parse(text) }
+            } catch {
+                throw ConfigError("\(prefix): \(error.message)")
+            }
+            target.labels = labels ?? [:]
+            target.bearerTokenFile = bearer_token_file
+            if let max_body_bytes { target.maxBodyBytes = max_body_bytes }
+            if let tls = tls_config {
+                target.tls = TLSOptions(caFile: tls.ca_file, certFile: tls.cert_file, keyFile: tls.key_file,
+                                        insecureSkipVerify: tls.insecure_skip_verify ?? false, serverName: tls.server_name)
+            }
+            if let security {
+                if let port = security.insecure_port { target.security.insecurePort = port }
+                if let addresses = security.nonloopback_addresses { target.security.nonLoopbackAddresses = addresses }
+                if let file = security.manifest_file { target.security.manifestFile = file }
+                if let file = security.kubeconfig_file { target.security.kubeconfigFile = file }
+                if let days = security.cert_min_days { target.security.certMinDays = days }
+            }
+            if let quantiles = latency?.quantiles { target.latency.quantiles = quantiles }
+            return target
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import CurlHTTP
+
+/// Everything the exporter needs to run, validated; built from flags and/or a YAML file.
+public struct ExporterConfig: Sendable {
+    public var listenAddress: ListenAddress
+    public var targets: [TargetConfig]
+
+    public init(listenAddress: ListenAddress = .default, targets: [TargetConfig]) {
+        self.listenAddress = listenAddress
+        self.targets = targets
+    }
+
+    public func validated() throws(ConfigError) -> ExporterConfig {
+        guard !targets.isEmpty else { throw ConfigError("no targets configured") }
+        var seen = Set<String>()
+        for target in targets {
+            guard seen.insert(target.name).inserted else {
+                throw ConfigError("duplicate target name \"\(target.name)\"")
+            }
+            try target.validate()
+        }
+        return self
+    }
+}
+
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    /// 10269: outside the 9100-9999 range of the Prometheus default port allocations (so no
+    /// registered exporter uses it) and free among the control-plane ports (10248-10259) on the
+    /// host network the DaemonSet shares with the scheduler.
+    public static let defaultPort = 10269
+    public static let `default` = ListenAddress(host: "0.0.0.0", port: defaultPort)
+
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Accepts `HOST:PORT`, `:PORT` and `[v6]:PORT`, like Go's net.Listen.
+    public init(parsing text: String) throws(ConfigError) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65535).contains(port)
+        else { throw ConfigError("invalid listen address \"\(text)\" (expected HOST:PORT, e.g. :\(Self.defaultPort))") }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        self.init(host: host.isEmpty ? "0.0.0.0" : host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// One kube-scheduler to watch.
+public struct TargetConfig: Sendable {
+    public static let kubeadmURL = "https://127.0.0.1:10259"
+    public static let serviceAccountToken = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    public static let serviceAccountCA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+
+    public var name: String
+    /// Base URL of the secure port, e.g. https://127.0.0.1:10259; paths are appended.
+    public var url: String
+    public var labels: [String: String] = [:]
+    public var tls = TLSOptions()
+    public var bearerTokenFile: String?
+    public var pollInterval: Duration = .seconds(15)
+    public var timeout: Duration = .seconds(10)
+    public var maxBodyBytes = 16 << 20
+    public var security = SecurityProbeConfig()
+    public var latency = LatencyConfig()
+
+    public init(name: String, url: String) {
+        self.name = name
+        self.url = url
+    }
+
+    func validate() throws(ConfigError) {
+        guard !name.isEmpty else { throw ConfigError("a target has an empty name") }
+        guard let parts = URLParts(url) else {
+            throw ConfigError("target \"\(name)\": invalid url \"\(url)\" (expected http(s)://HOST:PORT)")
+        }
+        _ = parts
+        for key in labels.keys {
+            guard MetricName.isValidLabelName(key), !key.hasPrefix("__") else {
+                throw ConfigError("target \"\(name)\": invalid label name \"\(key)\"")
+            }
+            guard !Self.reservedLabels.contains(key) else {
+                throw ConfigError("target \"\(name)\": label \"\(key)\" is reserved by the exporter")
+            }
+        }
+        guard pollInterval >= .milliseconds(100) else {
+            throw ConfigError("target \"\(name)\": poll_interval must be at least 100ms")
+        }
+        guard timeout > .zero else { throw ConfigError("target \"\(name)\": timeout must be positive") }
+        guard maxBodyBytes > 0 else { throw ConfigError("target \"\(name)\": max_body_bytes must be positive") }
+        if (tls.certFile == nil) != (tls.keyFile == nil) {
+            throw ConfigError("target \"\(name)\": cert_file and key_file must be given together")
+        }
+        for file in [tls.caFile, tls.certFile, tls.keyFile, bearerTokenFile].compactMap({ $0 }) {
+            guard FileAccess.isReadable(file) else {
+                throw ConfigError("target \"\(name)\": cannot read \"\(file)\"")
+            }
+        }
+        try security.validate(target: name)
+        try latency.validate(target: name)
+    }
+
+    static let reservedLabels: Set<String> = [
+        "target", "endpoint", "check", "reason", "status", "severity", "cis_id", "path", "port",
+        "address", "source", "kind", "quantile", "result", "queue", "version", "name", "stage",
+        "extension_point", "metric", "le",
+    ]
+}
+
+/// Settings of the security probes (insecure port, non-loopback bind, files on disk).
+public struct SecurityProbeConfig: Sendable {
+    /// The legacy plain-HTTP port; 0 turns the probe off.
+    public var insecurePort = 10251
+    /// Non-loopback addresses to try the secure port on; nil = the host's interface addresses.
+    public var nonLoopbackAddresses: [String]?
+    public var manifestFile = "/etc/kubernetes/manifests/kube-scheduler.yaml"
+    public var kubeconfigFile = "/etc/kubernetes/scheduler.conf"
+    public var certMinDays = 30
+
+    public init() {}
+
+    func validate(target: String) throws(ConfigError) {
+        guard (0...65535).contains(insecurePort) else {
+            throw ConfigError("target \"\(target)\": insecure port \(insecurePort) out of range")
+        }
+        guard certMinDays >= 0 else { throw ConfigError("target \"\(target)\": cert_min_days must be >= 0") }
+    }
+}
+
+/// Settings of the windowed latency quantiles.
+public struct LatencyConfig: Sendable {
+    public var window: Duration = .seconds(300)
+    public var quantiles: [Double] = [0.5, 0.9, 0.99]
+
+    public init() {}
+
+    func validate(target: String) throws(ConfigError) {
+        guard window > .zero else { throw ConfigError("target \"\(target)\": latency window must be positive") }
+        guard !quantiles.isEmpty, quantiles.allSatisfy({ (0...1).contains($0) }) else {
+            throw ConfigError("target \"\(target)\": latency quantiles must be in [0, 1]")
+        }
+    }
+}

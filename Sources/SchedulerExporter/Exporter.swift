@@ -1,0 +1,46 @@
+import CurlHTTP
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The running exporter: one poller task per target and the HTTP server, stopped together on
+/// graceful shutdown (SIGTERM/SIGINT via ServiceLifecycle).
+public final class Exporter: Service {
+    public let config: ExporterConfig
+    public let store: SnapshotStore
+    let client: CurlClient
+    let logger: Logger
+
+    public init(config: ExporterConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        self.client = CurlClient()
+        self.store = SnapshotStore(targetOrder: config.targets.map(\.name))
+    }
+
+    public func run() async throws {
+        let routes = Routes(store: store)
+        let server = HTTPServer(router: { routes.handle($0) }, logger: logger)
+        let channel = try await server.start(host: config.listenAddress.host, port: config.listenAddress.port)
+        logger.info("listening", metadata: [
+            "address": "\(channel.localAddress.map { "\($0)" } ?? config.listenAddress.description)",
+            "targets": "\(config.targets.map(\.name).joined(separator: ","))",
+        ])
+        let pollers = config.targets.map { TargetPoller(target: $0, client: client, store: store, logger: logger) }
+        await withTaskGroup(of: Void.self) { group in
+            for poller in pollers {
+                group.addTask { await poller.run() }
+            }
+            group.addTask {
+                // Park until shutdown is requested, then stop the pollers.
+                try? await gracefulShutdown()
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        logger.info("shutting down")
+        try? await channel.close()
+        try? await server.shutdown()
+        client.shutdown()
+    }
+}

@@ -1,0 +1,112 @@
+import CurlHTTP
+import Exposition
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs one poll of one target: every request the checks declared, concurrently, each with its
+/// own timeout, then parses /metrics. Never throws: failures are data in the result.
+struct PollCycle: Sendable {
+    let target: TargetConfig
+    let client: CurlClient
+    let token: BearerTokenFile?
+    let logger: Logger
+
+    func run(_ requests: Set<ProbeRequest>) async -> PollResult {
+        let started = ContinuousClock.now
+        let startedAt = unixNow()
+        var responses: [ProbeRequest: Result<HTTPResponse, HTTPClientError>] = [:]
+        await withTaskGroup(of: (ProbeRequest, Result<HTTPResponse, HTTPClientError>).self) { group in
+            for request in requests {
+                group.addTask { (request, await self.fetch(request)) }
+            }
+            for await (request, outcome) in group { responses[request] = outcome }
+        }
+        var result = PollResult(startedAt: startedAt, responses: responses)
+        if let response = result.response(.metrics), response.status == 200 {
+            do {
+                result.metrics = try ExpositionDocument(bytes: response.body, options: ParseOptions(lenient: true))
+                if let first = result.metrics?.errors.first {
+                    logger.warning("skipped malformed lines in /metrics", metadata: [
+                        "target": "\(target.name)", "count": "\(result.metrics?.errors.count ?? 0)", "first": "\(first)",
+                    ])
+                }
+            } catch {
+                result.metricsParseError = "\(error)"
+            }
+        }
+        result.duration = ContinuousClock.now - started
+        return result
+    }
+
+    func fetch(_ probe: ProbeRequest) async -> Result<HTTPResponse, HTTPClientError> {
+        // Validated with the config, so the URL always parses here.
+        let base = URLParts(target.url) ?? URLParts("https://127.0.0.1:10259")!
+        var request = HTTPRequest(url: url(for: probe, base: base))
+        request.timeout = target.timeout
+        request.connectTimeout = min(target.timeout, .seconds(5))
+        request.maxBodyBytes = target.maxBodyBytes
+        request.headers = [("Accept", probe.endpoint == "metrics" ? "text/plain;version=0.0.4;q=1,*/*;q=0.1" : "*/*")]
+        switch probe.destination {
+        case .securePort:
+            request.tls = target.tls
+        case .address:
+            // Only "does it accept TLS here" matters; the serving cert rarely names node IPs.
+            request.tls = TLSOptions(insecureSkipVerify: true)
+        case .insecurePort:
+            break
+        }
+        switch probe.credential {
+        case .exporter:
+            // Only the configured target's secure port ever gets the real credentials.
+            if case .securePort = probe.destination {
+                if let token {
+                    switch token.current() {
+                    case .success(let value): request.bearerToken = value
+                    case .failure(let error):
+                        logger.warning("cannot read bearer token file", metadata: ["target": "\(target.name)", "error": "\(error)"])
+                    }
+                }
+            } else {
+                request.tls.certFile = nil
+                request.tls.keyFile = nil
+            }
+        case .anonymous:
+            request.tls.certFile = nil
+            request.tls.keyFile = nil
+        case .invalidToken:
+            request.tls.certFile = nil
+            request.tls.keyFile = nil
+            request.bearerToken = BearerToken(invalidBearerToken)
+        }
+        do {
+            return .success(try await client.perform(request))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func url(for probe: ProbeRequest, base: URLParts) -> String {
+        switch probe.destination {
+        case .securePort:
+            return base.url(path: probe.path)
+        case .insecurePort(let port):
+            var parts = base
+            parts.scheme = "http"
+            parts.port = port
+            return parts.url(path: probe.path)
+        case .address(let address):
+            var parts = base
+            parts.host = address
+            return parts.url(path: probe.path)
+        }
+    }
+}
+
+func unixNow() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}

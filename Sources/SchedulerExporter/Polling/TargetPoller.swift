@@ -1,0 +1,138 @@
+import CurlHTTP
+import Exposition
+import Logging
+
+/// Polls one target forever on its interval and publishes a snapshot after every cycle. Each
+/// target has its own poller task, so a slow or dead target never delays another one.
+public actor TargetPoller {
+    let target: TargetConfig
+    let checks: [any Check]
+    let cycle: PollCycle
+    let store: SnapshotStore
+    let logger: Logger
+
+    // Counters survive across cycles; everything else is derived fresh from each cycle.
+    private var polls: Double = 0
+    private var errorsByReason: [String: Double] = [:]
+    private var lastSuccess: Double?
+    private var wasUp: Bool?
+
+    public init(target: TargetConfig, client: CurlClient, store: SnapshotStore, checks: [any Check] = Checks.all, logger: Logger) {
+        self.target = target
+        self.checks = checks
+        self.store = store
+        self.logger = logger
+        self.cycle = PollCycle(target: target, client: client,
+                               token: target.bearerTokenFile.map(BearerTokenFile.init(path:)), logger: logger)
+    }
+
+    /// Runs until the task is cancelled. The first poll starts after a random offset within the
+    /// interval (like Prometheus's scrape offsets) so many targets don't poll in lockstep.
+    public func run(initialDelay: Duration? = nil) async {
+        let interval = target.pollInterval
+        let offset = initialDelay ?? .milliseconds(Int64.random(in: 0..<max(1, interval.milliseconds / 10)))
+        var next = ContinuousClock.now + offset
+        while !Task.isCancelled {
+            do { try await Task.sleep(until: next, clock: .continuous) } catch { return }
+            await pollOnce()
+            next += interval
+            // After a stall (suspended process, overlong poll) skip the missed ticks instead of bursting.
+            let now = ContinuousClock.now
+            if next < now { next = now + interval }
+        }
+    }
+
+    /// One full cycle: fetch, parse, derive, publish. Public for tests and `--once` runs.
+    @discardableResult
+    public func pollOnce() async -> TargetSnapshot {
+        var requests = Set<ProbeRequest>([.metrics])
+        for check in checks { requests.formUnion(check.requests(for: target)) }
+        let poll = await cycle.run(requests)
+        let context = CheckContext(target: target, now: poll.startedAt, logger: logger)
+
+        var families = pollFamilies(poll)
+        var findings: [SecurityFinding] = []
+        for check in checks {
+            let output = check.evaluate(poll, context: context)
+            families += output.families
+            findings += output.findings
+        }
+        families += SecurityFindingFamilies.render(findings)
+
+        var targetLabels = [("target", target.name)]
+        targetLabels += target.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        let snapshot = TargetSnapshot(
+            target: target.name, polledAt: poll.startedAt,
+            families: families.map { $0.prefixingLabels(targetLabels) },
+            schedulerMetrics: poll.metrics)
+        store.publish(snapshot)
+        return snapshot
+    }
+
+    private func pollFamilies(_ poll: PollResult) -> [OutputFamily] {
+        polls += 1
+        let up = poll.up
+        let reason = up ? nil : failureReason(poll)
+        if let reason { errorsByReason[reason, default: 0] += 1 }
+        if up { lastSuccess = poll.startedAt }
+        if wasUp != up {
+            if up {
+                logger.info("target is up", metadata: ["target": "\(target.name)"])
+            } else {
+                logger.warning("target is down", metadata: ["target": "\(target.name)", "reason": "\(reason ?? "")",
+                                                            "error": "\(failureDetail(poll))"])
+            }
+            wasUp = up
+        }
+
+        var statuses: [OutputSample] = []
+        var durations: [OutputSample] = []
+        var sizes: [OutputSample] = []
+        // Per-endpoint facts for the exporter's own identity on the secure port; the other
+        // identities and ports are reported by the security checks that asked for them.
+        for (request, outcome) in poll.responses.sorted(by: { $0.key.endpoint < $1.key.endpoint })
+        where request.credential == .exporter && request.destination == .securePort {
+            let labels = [("endpoint", request.endpoint)]
+            switch outcome {
+            case .success(let response):
+                statuses.append(OutputSample(labels: labels, value: Double(response.status)))
+                durations.append(OutputSample(labels: labels, value: response.duration.seconds))
+                sizes.append(OutputSample(labels: labels, value: Double(response.body.count)))
+            case .failure:
+                statuses.append(OutputSample(labels: labels, value: 0))
+            }
+        }
+
+        var families: [OutputFamily] = [
+            .gauge("kube_scheduler_up", "1 when the last poll of the scheduler's /metrics returned 200 and parsed; 0 means the target is unreachable, refused the exporter's credentials or served garbage (see kube_scheduler_poll_errors_total).",
+                   value: up.gaugeValue),
+            .gauge("kube_scheduler_poll_duration_seconds", "Wall time of the last poll cycle of this target (all endpoints, concurrently); close to the timeout is bad.",
+                   value: poll.duration.seconds),
+            .counter("kube_scheduler_polls_total", "Poll cycles run against this target.", [OutputSample(value: polls)]),
+            .counter("kube_scheduler_poll_errors_total", "Poll cycles whose /metrics poll failed, by reason (connect_refused, timeout, tls_verify, http_status, parse, ...); rising is bad.",
+                     errorsByReason.sorted { $0.key < $1.key }.map { OutputSample(labels: [("reason", $0.key)], value: $0.value) }),
+            .gauge("kube_scheduler_endpoint_http_status", "HTTP status of the exporter's last request to each scheduler endpoint with its own credentials; 0 = no HTTP answer, 401/403 = credentials or RBAC are wrong.",
+                   statuses),
+            .gauge("kube_scheduler_endpoint_duration_seconds", "Duration of the exporter's last request to each scheduler endpoint.", durations),
+            .gauge("kube_scheduler_endpoint_response_bytes", "Body bytes of the last response of each scheduler endpoint.", sizes),
+        ]
+        if let lastSuccess {
+            families.append(.gauge("kube_scheduler_last_successful_poll_timestamp_seconds",
+                                   "Unix time of the last poll with kube_scheduler_up == 1; an old value is bad.", value: lastSuccess))
+        }
+        return families
+    }
+
+    private func failureReason(_ poll: PollResult) -> String {
+        if let error = poll.error(.metrics) { return error.kind.rawValue }
+        if let status = poll.status(.metrics), status != 200 { return "http_status" }
+        if poll.metricsParseError != nil { return "parse" }
+        return "other"
+    }
+
+    private func failureDetail(_ poll: PollResult) -> String {
+        if let error = poll.error(.metrics) { return error.description }
+        if let status = poll.status(.metrics), status != 200 { return "HTTP \(status)" }
+        return poll.metricsParseError ?? ""
+    }
+}

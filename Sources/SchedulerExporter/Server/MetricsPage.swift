@@ -1,0 +1,57 @@
+import Exposition
+import NIOCore
+import Synchronization
+
+/// Renders `/metrics`: the targets' families from the snapshot store, cached per format until a
+/// snapshot changes (so scrapes between polls cost a buffer retain), plus the exporter's own
+/// families rendered fresh on each scrape.
+public final class MetricsPage: Sendable {
+    let store: SnapshotStore
+    private struct Rendered: Sendable {
+        var version: UInt64
+        var body: ByteBuffer
+    }
+    private let cache = Mutex<[ExpositionFormat: Rendered]>([:])
+    private let textScrapes = Atomic<Int>(0)
+    private let openMetricsScrapes = Atomic<Int>(0)
+
+    public init(store: SnapshotStore) {
+        self.store = store
+    }
+
+    public func render(format: ExpositionFormat) -> ByteBuffer {
+        switch format {
+        case .prometheusText: textScrapes.add(1, ordering: .relaxed)
+        case .openMetrics: openMetricsScrapes.add(1, ordering: .relaxed)
+        }
+        var body = targetsBody(format: format)
+        var bytes: [UInt8] = []
+        ExpositionWriter.render(selfFamilies(), format: format, into: &bytes, terminate: true)
+        body.writeBytes(bytes)
+        return body
+    }
+
+    private func targetsBody(format: ExpositionFormat) -> ByteBuffer {
+        let (version, snapshots) = store.read()
+        if let cached = cache.withLock({ $0[format] }), cached.version == version { return cached.body }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16_384 * max(1, snapshots.count))
+        ExpositionWriter.render(snapshots.flatMap(\.families), format: format, into: &bytes, terminate: false)
+        let body = ByteBuffer(bytes: bytes)
+        cache.withLock { $0[format] = Rendered(version: version, body: body) }
+        return body
+    }
+
+    private func selfFamilies() -> [OutputFamily] {
+        [
+            .info("kube_scheduler_exporter_build_info", "The exporter's version; always 1.",
+                  labels: [("version", ExporterBuild.version), ("revision", ExporterBuild.revision),
+                           ("swift_version", ExporterBuild.swiftVersion)]),
+            .counter("kube_scheduler_exporter_scrapes_total", "Scrapes of the exporter's /metrics, by exposition format.", [
+                OutputSample(labels: [("format", "openmetrics")], value: Double(openMetricsScrapes.load(ordering: .relaxed))),
+                OutputSample(labels: [("format", "text")], value: Double(textScrapes.load(ordering: .relaxed))),
+            ]),
+            .gauge("kube_scheduler_exporter_targets", "Targets this exporter polls.", value: Double(store.targetOrder.count)),
+        ] + ProcessMetrics.families()
+    }
+}
