@@ -19,11 +19,14 @@ public struct CheckContext: Sendable {
     /// Unix seconds at evaluation, for certificate ages and rates.
     public var now: Double
     public var logger: Logger
+    /// configz, flagz and the manifest, parsed once per cycle for all checks.
+    public var evidence: SchedulerEvidence
 
-    public init(target: TargetConfig, now: Double, logger: Logger) {
+    public init(target: TargetConfig, now: Double, logger: Logger, evidence: SchedulerEvidence = SchedulerEvidence()) {
         self.target = target
         self.now = now
         self.logger = logger
+        self.evidence = evidence
     }
 }
 
@@ -39,6 +42,11 @@ public struct CheckOutput: Sendable {
 
 /// The verdict of one security check. Never a guess: `unknown` when the evidence is missing.
 public struct SecurityFinding: Sendable, Equatable {
+    /// A verdict for a catalogue entry; the entry supplies the id, CIS id and severity.
+    public init(_ entry: SecurityChecks.Entry, _ status: Status, _ evidence: String) {
+        self.init(check: entry.check, cisID: entry.cisID, severity: entry.severity, status: status, evidence: evidence)
+    }
+
     public enum Status: String, Sendable, CaseIterable { case pass, fail, unknown }
     public enum Severity: String, Sendable, CaseIterable { case critical, high, medium, low }
 

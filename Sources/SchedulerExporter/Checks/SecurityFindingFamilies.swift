@@ -35,8 +35,6 @@ public enum SecurityChecks {
         public var remediation: String
     }
 
-    public static let catalogue: [Entry] = []
-
     static var helpText: String {
         var text = "Security check verdicts (state set: one series per status, the current one is 1; fail is bad)."
         if !catalogue.isEmpty {

@@ -119,7 +119,9 @@ public struct SecurityProbeConfig: Sendable {
     /// Non-loopback addresses to try the secure port on; nil = the host's interface addresses.
     public var nonLoopbackAddresses: [String]?
     public var manifestFile = "/etc/kubernetes/manifests/kube-scheduler.yaml"
-    public var kubeconfigFile = "/etc/kubernetes/scheduler.conf"
+    /// nil = the path the scheduler itself reports (configz, flagz, manifest), else the kubeadm default.
+    public var kubeconfigFile: String?
+    public static let defaultKubeconfigFile = "/etc/kubernetes/scheduler.conf"
     public var certMinDays = 30
 
     public init() {}

@@ -49,14 +49,21 @@ struct PollCycle: Sendable {
         request.connectTimeout = min(target.timeout, .seconds(5))
         request.maxBodyBytes = target.maxBodyBytes
         request.headers = [("Accept", probe.endpoint == "metrics" ? "text/plain;version=0.0.4;q=1,*/*;q=0.1" : "*/*")]
-        switch probe.destination {
-        case .securePort:
-            request.tls = target.tls
-        case .address:
+        switch (probe.destination, probe.transport) {
+        case (.insecurePort, _):
+            break
+        case (.address, _):
             // Only "does it accept TLS here" matters; the serving cert rarely names node IPs.
             request.tls = TLSOptions(insecureSkipVerify: true)
-        case .insecurePort:
-            break
+        case (.securePort, .configured):
+            request.tls = target.tls
+        case (.securePort, .observe):
+            request.tls = TLSOptions(insecureSkipVerify: true, serverName: target.tls.serverName)
+            request.tls.allowLegacyVersions = true
+            request.freshConnection = true
+        case (.securePort, .verify):
+            request.tls = TLSOptions(caFile: target.tls.caFile, serverName: target.tls.serverName)
+            request.freshConnection = true
         }
         switch probe.credential {
         case .exporter:

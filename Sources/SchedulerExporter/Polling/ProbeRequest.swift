@@ -18,16 +18,31 @@ public struct ProbeRequest: Sendable, Hashable {
         case address(String)
     }
 
+    /// How the TLS connection is made.
+    public enum Transport: Sendable, Hashable {
+        /// The target's TLS settings, reusing a kept-alive connection.
+        case configured
+        /// A new connection, peer not verified, legacy TLS versions allowed: to observe the
+        /// certificate chain and the TLS version the server really offers.
+        case observe
+        /// A new connection verified against the configured CA (or the system store), whatever
+        /// `insecure_skip_verify` says: is the serving certificate trustworthy?
+        case verify
+    }
+
     public var endpoint: String   // metric label, e.g. "metrics", "pprof"
     public var path: String
     public var credential: Credential
     public var destination: Destination
+    public var transport: Transport
 
-    public init(_ endpoint: String, path: String, credential: Credential = .exporter, destination: Destination = .securePort) {
+    public init(_ endpoint: String, path: String, credential: Credential = .exporter, destination: Destination = .securePort,
+                transport: Transport = .configured) {
         self.endpoint = endpoint
         self.path = path
         self.credential = credential
         self.destination = destination
+        self.transport = transport
     }
 
     public static let metrics = ProbeRequest("metrics", path: "/metrics")

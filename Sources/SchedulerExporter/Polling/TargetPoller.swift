@@ -16,6 +16,7 @@ public actor TargetPoller {
     private var errorsByReason: [String: Double] = [:]
     private var lastSuccess: Double?
     private var wasUp: Bool?
+    private var lastManifestProblem: String?
 
     public init(target: TargetConfig, client: CurlClient, store: SnapshotStore, checks: [any Check] = Checks.all, logger: Logger) {
         self.target = target
@@ -45,10 +46,16 @@ public actor TargetPoller {
     /// One full cycle: fetch, parse, derive, publish. Public for tests and `--once` runs.
     @discardableResult
     public func pollOnce() async -> TargetSnapshot {
-        var requests = Set<ProbeRequest>([.metrics])
+        var requests = Set<ProbeRequest>([.metrics] + SchedulerEvidence.requests)
         for check in checks { requests.formUnion(check.requests(for: target)) }
         let poll = await cycle.run(requests)
-        let context = CheckContext(target: target, now: poll.startedAt, logger: logger)
+        let evidence = SchedulerEvidence.gather(from: poll, target: target)
+        if let problem = evidence.manifestProblem, problem != lastManifestProblem {
+            logger.warning("cannot read the scheduler manifest; file checks report unknown",
+                           metadata: ["target": "\(target.name)", "reason": "\(problem)"])
+        }
+        lastManifestProblem = evidence.manifestProblem
+        let context = CheckContext(target: target, now: poll.startedAt, logger: logger, evidence: evidence)
 
         var families = pollFamilies(poll)
         var findings: [SecurityFinding] = []

@@ -1,0 +1,33 @@
+import Exposition
+
+/// Alpha feature gates are off by default for a reason: untested code paths on a component that
+/// can place any pod on any node. Read from the scheduler's own `kubernetes_feature_enabled`.
+public struct AlphaFeatureGatesCheck: Check {
+    public static let entry = SecurityChecks.Entry(
+        check: "no_alpha_feature_gates", cisID: "", severity: .low,
+        remediation: "remove ALPHA gates from --feature-gates (see kube_scheduler_feature_enabled{stage=\"ALPHA\"} == 1)")
+
+    public init() {}
+
+    public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {
+        guard let family = poll.metrics?.family(named: "kubernetes_feature_enabled") else {
+            return CheckOutput(findings: [SecurityFinding(Self.entry, .unknown, poll.up ? "the scheduler exports no kubernetes_feature_enabled" : "no /metrics")])
+        }
+        var samples: [OutputSample] = []
+        samples.reserveCapacity(family.samples.count)
+        var enabledAlpha: [String] = []
+        for sample in family.samples {
+            guard let name = sample.label("name") else { continue }
+            let stage = sample.label("stage") ?? ""
+            samples.append(OutputSample(labels: [("name", name), ("stage", stage)], value: sample.value))
+            if stage == "ALPHA", sample.value == 1 { enabledAlpha.append(name) }
+        }
+        let finding = enabledAlpha.isEmpty
+            ? SecurityFinding(Self.entry, .pass, "no ALPHA gate enabled")
+            : SecurityFinding(Self.entry, .fail, "ALPHA gates enabled: \(enabledAlpha.sorted().joined(separator: ","))")
+        return CheckOutput(families: [
+            .gauge("kube_scheduler_feature_enabled", "The scheduler's feature gates (kubernetes_feature_enabled): 1 when enabled, with its stage.", samples),
+            .gauge("kube_scheduler_alpha_features_enabled", "Number of ALPHA feature gates enabled on the scheduler; above 0 is bad.", value: Double(enabledAlpha.count)),
+        ], findings: [finding])
+    }
+}

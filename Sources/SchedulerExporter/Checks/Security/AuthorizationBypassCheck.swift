@@ -1,0 +1,37 @@
+import Exposition
+
+/// `--authorization-always-allow-paths` skips RBAC for the listed paths; only health endpoints
+/// belong there (the upstream default is /healthz,/readyz,/livez).
+public struct AuthorizationBypassCheck: Check {
+    public static let entry = SecurityChecks.Entry(
+        check: "authorization_not_bypassed", cisID: "", severity: .high,
+        remediation: "list only /healthz, /readyz and /livez in --authorization-always-allow-paths")
+
+    static let healthPaths: Set<String> = ["/healthz", "/readyz", "/livez"]
+
+    public init() {}
+
+    public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {
+        let evidence = context.evidence
+        let paths: [String]
+        let source: String
+        if let list = evidence.flagz?.list("authorization-always-allow-paths") {
+            (paths, source) = (list, "flagz")
+        } else if let value = evidence.manifest?["authorization-always-allow-paths"] {
+            (paths, source) = (value.split(separator: ",").map { String($0).trimmingWhitespace() }, "manifest")
+        } else if evidence.manifest != nil {
+            (paths, source) = (Array(Self.healthPaths), "manifest default")
+        } else {
+            return CheckOutput(findings: [SecurityFinding(Self.entry, .unknown, "no flagz or manifest to read the flag from")])
+        }
+        let extra = paths.filter { !Self.isHealthPath($0) }
+        if extra.isEmpty {
+            return CheckOutput(findings: [SecurityFinding(Self.entry, .pass, "only health paths are always allowed (\(source))")])
+        }
+        return CheckOutput(findings: [SecurityFinding(Self.entry, .fail, "always allowed without RBAC: \(extra.joined(separator: ",")) (\(source))")])
+    }
+
+    static func isHealthPath(_ path: String) -> Bool {
+        healthPaths.contains(path) || healthPaths.contains { path.hasPrefix($0 + "/") }
+    }
+}
