@@ -1,0 +1,106 @@
+import Testing
+@testable import SchedulerExporter
+
+@Suite struct PrometheusDurationTests {
+    @Test(arguments: [("15s", 15_000), ("1m30s", 90_000), ("500ms", 500), ("5m", 300_000), ("1h", 3_600_000), ("1d", 86_400_000)])
+    func parses(text: String, milliseconds: Int64) throws {
+        #expect(try PrometheusDuration.parse(text).milliseconds == milliseconds)
+    }
+
+    @Test(arguments: ["", "15", "abc", "5x", "s", "-1s", "1.5s"])
+    func rejects(text: String) {
+        #expect(throws: ConfigError.self) { try PrometheusDuration.parse(text) }
+    }
+
+    @Test func formatsRoundTrip() throws {
+        for text in ["15s", "5m", "250ms"] {
+            #expect(PrometheusDuration.format(try PrometheusDuration.parse(text)) == text)
+        }
+    }
+}
+
+@Suite struct AddressTests {
+    @Test func listenAddresses() throws {
+        #expect(try ListenAddress(parsing: ":10269") == ListenAddress(host: "0.0.0.0", port: 10269))
+        #expect(try ListenAddress(parsing: "127.0.0.1:9") == ListenAddress(host: "127.0.0.1", port: 9))
+        #expect(try ListenAddress(parsing: "[::1]:80") == ListenAddress(host: "::1", port: 80))
+        #expect(throws: ConfigError.self) { try ListenAddress(parsing: "localhost") }
+        #expect(throws: ConfigError.self) { try ListenAddress(parsing: "host:99999") }
+    }
+
+    @Test func targetURLs() {
+        #expect(URLParts("https://127.0.0.1:10259") == URLParts(scheme: "https", host: "127.0.0.1", port: 10259))
+        #expect(URLParts("https://kube-scheduler/metrics")?.port == 443)
+        #expect(URLParts("http://[::1]:10251/x")?.host == "::1")
+        #expect(URLParts("http://[::1]:10251")?.authority == "[::1]:10251")
+        #expect(URLParts("https://user:secret@127.0.0.1:10259") == nil, "credentials in URLs would leak into labels")
+        #expect(URLParts("ftp://127.0.0.1") == nil)
+        #expect(URLParts("https://127.0.0.1:0") == nil)
+    }
+}
+
+extension URLParts {
+    init(scheme: String, host: String, port: Int) {
+        self = URLParts("\(scheme)://\(host):\(port)")!
+    }
+}
+
+@Suite struct ConfigFileTests {
+    @Test func parsesTheDocumentedExample() throws {
+        let targets = try ConfigFile.parse(ConfigFile.example)
+        #expect(targets.count == 1)
+        let target = try #require(targets.first)
+        #expect(target.name == "control-plane-1")
+        #expect(target.url == "https://127.0.0.1:10259")
+        #expect(target.labels == ["cluster": "prod"])
+        #expect(target.pollInterval == .seconds(15))
+        #expect(target.tls.caFile == "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
+        #expect(target.security.insecurePort == 10251)
+        #expect(target.security.kubeconfigFile == "/etc/kubernetes/scheduler.conf")
+        #expect(target.latency.window == .seconds(300))
+        #expect(target.latency.quantiles == [0.5, 0.9, 0.99])
+    }
+
+    @Test func globalDefaultsAndPerTargetOverrides() throws {
+        let targets = try ConfigFile.parse("""
+            global: {poll_interval: 30s, timeout: 3s}
+            targets:
+              - {name: a, url: "https://127.0.0.1:10259"}
+              - {name: b, url: "https://127.0.0.2:10259", poll_interval: 5s, security: {insecure_port: 0, nonloopback_addresses: [127.0.0.3]}}
+            """)
+        #expect(targets.map(\.pollInterval) == [.seconds(30), .seconds(5)])
+        #expect(targets.map(\.timeout) == [.seconds(3), .seconds(3)])
+        #expect(targets[1].security.insecurePort == 0)
+        #expect(targets[1].security.nonLoopbackAddresses == ["127.0.0.3"])
+        #expect(targets[0].security.nonLoopbackAddresses == nil)
+    }
+
+    @Test func errorsSayWhereAndWhat() {
+        #expect(throws: ConfigError("c.yml: missing key \"url\" at targets[0]")) {
+            try ConfigFile.parse("targets:\n  - name: a\n", source: "c.yml")
+        }
+        #expect(throws: ConfigError("c.yml: targets[0]: invalid duration \"soon\" (expected e.g. 15s, 1m30s, 500ms)")) {
+            try ConfigFile.parse("targets:\n  - {url: 'https://127.0.0.1:10259', poll_interval: soon}\n", source: "c.yml")
+        }
+        #expect(throws: ConfigError("c.yml: no targets")) { try ConfigFile.parse("global: {}\n", source: "c.yml") }
+    }
+
+    @Test func validationRejectsWhatWouldBreakAtRuntime() {
+        func validate(_ edit: (inout TargetConfig) -> Void) throws {
+            var target = TargetConfig(name: "a", url: "https://127.0.0.1:10259")
+            edit(&target)
+            _ = try ExporterConfig(targets: [target]).validated()
+        }
+        #expect(throws: Never.self) { try validate { _ in } }
+        #expect(throws: ConfigError.self) { try validate { $0.url = "127.0.0.1:10259" } }
+        #expect(throws: ConfigError.self) { try validate { $0.labels = ["target": "x"] } }
+        #expect(throws: ConfigError.self) { try validate { $0.labels = ["bad-name": "x"] } }
+        #expect(throws: ConfigError.self) { try validate { $0.tls.certFile = "/etc/hostname" } }
+        #expect(throws: ConfigError.self) { try validate { $0.bearerTokenFile = "/nonexistent/token" } }
+        #expect(throws: ConfigError.self) { try validate { $0.latency.quantiles = [1.5] } }
+        #expect(throws: ConfigError("duplicate target name \"a\"")) {
+            let target = TargetConfig(name: "a", url: "https://127.0.0.1:10259")
+            _ = try ExporterConfig(targets: [target, target]).validated()
+        }
+    }
+}
