@@ -19,7 +19,8 @@ public final class Exporter: Service {
     }
 
     public func run() async throws {
-        let routes = Routes(store: store)
+        let prober = OutsideInProber(config: config.probe, client: client, logger: logger)
+        let routes = Routes(store: store, passthroughFamilies: config.passthroughFamilies, prober: prober)
         let server = HTTPServer(router: { routes.handle($0) }, logger: logger)
         let channel = try await server.start(host: config.listenAddress.host, port: config.listenAddress.port)
         logger.info("listening", metadata: [

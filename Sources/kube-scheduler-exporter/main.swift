@@ -64,6 +64,12 @@ struct ExporterCommand: ParsableCommand {
     var latencyWindow: String?
     @Option(name: .customLong("latency.quantiles"), help: ArgumentHelp("Comma-separated quantiles (default 0.5,0.9,0.99).", valueName: "list"))
     var latencyQuantiles: String?
+    @Option(name: .customLong("passthrough.families"), help: ArgumentHelp("Regex of the scheduler's own families re-served on /scheduler/metrics; empty disables it.", valueName: "regex"))
+    var passthroughFamilies = ExporterConfig.defaultPassthroughFamilies
+    @Option(name: .customLong("probe.allowed-targets"), help: ArgumentHelp("Comma-separated CIDRs /probe may connect to (default loopback and RFC 1918).", valueName: "cidrs"))
+    var probeAllowedTargets: String?
+    @Option(name: .customLong("probe.max-concurrent"), help: ArgumentHelp("Concurrent /probe requests at most (default 8).", valueName: "n"))
+    var probeMaxConcurrent = 8
     @Option(name: .customLong("log.level"), help: ArgumentHelp("debug, info, warn or error.", valueName: "level"))
     var logLevel = "info"
     @Option(name: .customLong("log.format"), help: ArgumentHelp("logfmt or json.", valueName: "format"))
@@ -112,8 +118,16 @@ struct ExporterCommand: ParsableCommand {
             }
             targets[index] = entry
         }
-        let listen = try ListenAddress(parsing: listenAddress)
-        return try ExporterConfig(listenAddress: listen, targets: targets).validated()
+        var config = ExporterConfig(listenAddress: try ListenAddress(parsing: listenAddress), targets: targets)
+        config.passthroughFamilies = passthroughFamilies
+        config.probe.maxConcurrent = probeMaxConcurrent
+        if let insecurePort { config.probe.insecurePort = insecurePort }
+        if let probeAllowedTargets {
+            config.probe.allowedTargets = try probeAllowedTargets.split(separator: ",").map { (text) throws(ConfigError) in
+                try CIDR(parsing: String(text).trimmingPrefix(" ").description)
+            }
+        }
+        return try config.validated()
     }
 
     func logLevelValue() throws(ConfigError) -> Logger.Level {

@@ -4,6 +4,14 @@ import CurlHTTP
 public struct ExporterConfig: Sendable {
     public var listenAddress: ListenAddress
     public var targets: [TargetConfig]
+    /// Regex (fully anchored) of the scheduler's own families re-served on /scheduler/metrics;
+    /// empty turns the endpoint off.
+    public var passthroughFamilies: String = ExporterConfig.defaultPassthroughFamilies
+    public var probe = OutsideInProbeConfig()
+
+    /// What kubernetes-mixin's scheduler dashboard and rules read.
+    public static let defaultPassthroughFamilies =
+        "scheduler_.*|rest_client_requests_total|rest_client_request_duration_seconds.*|process_.*|go_goroutines|leader_election_master_status|kubernetes_build_info"
 
     public init(listenAddress: ListenAddress = .default, targets: [TargetConfig]) {
         self.listenAddress = listenAddress
@@ -19,6 +27,12 @@ public struct ExporterConfig: Sendable {
             }
             try target.validate()
         }
+        if !passthroughFamilies.isEmpty {
+            do { _ = try Regex(passthroughFamilies) } catch {
+                throw ConfigError("--passthrough.families: invalid regex \"\(passthroughFamilies)\"")
+            }
+        }
+        guard probe.maxConcurrent > 0 else { throw ConfigError("--probe.max-concurrent must be positive") }
         return self
     }
 }
@@ -132,6 +146,16 @@ public struct SecurityProbeConfig: Sendable {
         }
         guard certMinDays >= 0 else { throw ConfigError("target \"\(target)\": cert_min_days must be >= 0") }
     }
+}
+
+/// Settings of `/probe`, the outside-in view (blackbox_exporter's multi-target pattern).
+public struct OutsideInProbeConfig: Sendable {
+    public var allowedTargets: [CIDR] = CIDR.defaults
+    public var maxConcurrent = 8
+    public var insecurePort = 10251
+    public var defaultTimeout: Duration = .seconds(10)
+
+    public init() {}
 }
 
 /// Settings of the windowed latency quantiles.

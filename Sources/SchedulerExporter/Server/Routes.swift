@@ -5,11 +5,15 @@ import NIOHTTP1
 /// The exporter's HTTP surface. Every route reads snapshots; none touches a polled target.
 public struct Routes: Sendable {
     let metrics: MetricsPage
+    let passthrough: PassthroughPage
+    let prober: OutsideInProber?
     let store: SnapshotStore
 
-    public init(store: SnapshotStore) {
+    public init(store: SnapshotStore, passthroughFamilies: String = ExporterConfig.defaultPassthroughFamilies, prober: OutsideInProber? = nil) {
         self.store = store
         self.metrics = MetricsPage(store: store)
+        self.passthrough = PassthroughPage(store: store, families: passthroughFamilies)
+        self.prober = prober
     }
 
     public func handle(_ request: ServerRequest) -> RouteResult {
@@ -20,12 +24,48 @@ public struct Routes: Sendable {
         case "/metrics":
             let format = ExpositionFormat.negotiate(accept: request.headers.first(name: "accept"))
             return .response(ServerResponse(contentType: format.contentType, body: metrics.render(format: format)))
+        case "/scheduler/metrics":
+            return .response(passthrough.respond(target: request.queryValue("target")))
+        case "/probe":
+            guard let prober else { return .response(ServerResponse(status: .notFound, text: "404 page not found\n")) }
+            return probe(request, prober)
         case "/healthz":
             return .response(ServerResponse(text: "ok\n"))
         case "/":
             return .response(ServerResponse(contentType: "text/html; charset=utf-8", text: Self.landingPage))
         default:
             return .response(ServerResponse(status: .notFound, text: "404 page not found\n"))
+        }
+    }
+
+    private func probe(_ request: ServerRequest, _ prober: OutsideInProber) -> RouteResult {
+        let target: (host: String, port: Int)
+        do {
+            target = try prober.resolve(request.queryValue("target"))
+        } catch {
+            return .response(Self.refusal(error))
+        }
+        // Leave Prometheus half a second to receive the answer, as blackbox_exporter does.
+        let timeout: Duration = request.headers.first(name: "x-prometheus-scrape-timeout-seconds")
+            .flatMap(Double.init).map { .milliseconds(Int64(max(0.5, $0 - 0.5) * 1000)) } ?? prober.config.defaultTimeout
+        return .deferred {
+            do throws(OutsideInProber.Refusal) {
+                let families = try await prober.probe(host: target.host, port: target.port, timeout: timeout)
+                var bytes: [UInt8] = []
+                ExpositionWriter.render(families, format: .prometheusText, into: &bytes)
+                return ServerResponse(contentType: ExpositionFormat.prometheusText.contentType, body: ByteBuffer(bytes: bytes))
+            } catch {
+                return Self.refusal(error)
+            }
+        }
+    }
+
+    static func refusal(_ error: OutsideInProber.Refusal) -> ServerResponse {
+        switch error {
+        case .missingTarget: ServerResponse(status: .badRequest, text: "target parameter is missing\n")
+        case .notAnAddress(let text): ServerResponse(status: .badRequest, text: "target \"\(text)\" is not an IP address with optional port\n")
+        case .notAllowed(let host): ServerResponse(status: .forbidden, text: "target \(host) is outside --probe.allowed-targets\n")
+        case .busy: ServerResponse(status: .serviceUnavailable, text: "too many concurrent probes (--probe.max-concurrent)\n")
         }
     }
 
@@ -38,6 +78,8 @@ public struct Routes: Sendable {
         <ul>
         <li><a href="metrics">metrics</a></li>
         <li><a href="healthz">healthz</a></li>
+        <li><a href="scheduler/metrics">scheduler/metrics</a> (the scheduler's own families, for kubernetes-mixin)</li>
+        <li><a href="probe?target=127.0.0.1:10259">probe?target=HOST:PORT</a> (outside-in probe)</li>
         </ul>
         </body></html>
 

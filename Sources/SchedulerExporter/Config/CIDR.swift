@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An IPv4 or IPv6 network, for `--probe.allowed-targets`.
+public struct CIDR: Sendable, Equatable, CustomStringConvertible {
+    let network: [UInt8]  // 4 or 16 bytes
+    let prefix: Int
+
+    /// Loopback and the RFC 1918 private ranges: where a scheduler may legitimately be probed from
+    /// inside a cluster, and nowhere else by default, so the exporter is no open proxy.
+    public static let defaults: [CIDR] = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+        .map { try! CIDR(parsing: $0) }
+
+    public init(parsing text: String) throws(ConfigError) {
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard let address = IPAddress.bytes(String(parts.first ?? "")) else {
+            throw ConfigError("invalid CIDR \"\(text)\": not an IP address")
+        }
+        let bits = address.count * 8
+        let prefix = parts.count == 2 ? Int(parts[1]) : bits
+        guard let prefix, (0...bits).contains(prefix) else { throw ConfigError("invalid CIDR \"\(text)\": bad prefix length") }
+        self.network = Self.masked(address, prefix)
+        self.prefix = prefix
+    }
+
+    public func contains(_ address: [UInt8]) -> Bool {
+        address.count == network.count && Self.masked(address, prefix) == network
+    }
+
+    static func masked(_ address: [UInt8], _ prefix: Int) -> [UInt8] {
+        address.enumerated().map { index, byte in
+            let keep = max(0, min(8, prefix - index * 8))
+            return keep == 8 ? byte : byte & ~(UInt8(0xFF) >> keep)
+        }
+    }
+
+    public var description: String {
+        let text = IPAddress.text(network) ?? "?"
+        return "\(text)/\(prefix)"
+    }
+}
+
+enum IPAddress {
+    /// The address's bytes when `text` is an IPv4 or IPv6 literal (brackets allowed), else nil.
+    static func bytes(_ text: String) -> [UInt8]? {
+        var literal = text
+        if literal.hasPrefix("["), literal.hasSuffix("]") { literal = String(literal.dropFirst().dropLast()) }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, literal, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, literal, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+        return nil
+    }
+
+    static func text(_ bytes: [UInt8]) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family = bytes.count == 4 ? AF_INET : AF_INET6
+        let ok = bytes.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &buffer, socklen_t(buffer.count)) } != nil
+        return ok ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+    }
+}

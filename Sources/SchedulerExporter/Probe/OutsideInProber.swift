@@ -1,0 +1,102 @@
+import CurlHTTP
+import Exposition
+import Logging
+import Synchronization
+
+/// `/probe?target=HOST[:PORT]`: the network-facing checks run at scrape time against an address
+/// as an attacker on the network would see it (blackbox_exporter's multi-target pattern). Only
+/// addresses inside `--probe.allowed-targets` are probed and only a bounded number at once, so the
+/// exporter cannot be turned into an open proxy or a scanner. No credentials are ever sent.
+public final class OutsideInProber: Sendable {
+    let config: OutsideInProbeConfig
+    let client: CurlClient
+    let logger: Logger
+    private let running = Atomic<Int>(0)
+
+    /// The checks that make sense from outside: no files, no configz, no exporter identity.
+    static let checks: [any Check] = [TLSCheck(), AnonymousAccessCheck(), AuthenticationCheck(), InsecurePortCheck()]
+    static let reachability = ProbeRequest("reachability", path: "/healthz", credential: .anonymous, transport: .observe)
+    public static let reachableEntry = SecurityChecks.Entry(
+        check: "not_reachable_from_network", cisID: "1.4.2", severity: .high,
+        remediation: "bind the scheduler to 127.0.0.1 (--bind-address=127.0.0.1) or firewall its secure port")
+
+    public init(config: OutsideInProbeConfig, client: CurlClient, logger: Logger) {
+        self.config = config
+        self.client = client
+        self.logger = logger
+    }
+
+    public enum Refusal: Error, Equatable {
+        case missingTarget
+        case notAnAddress(String)
+        case notAllowed(String)
+        case busy
+    }
+
+    /// Validates the target parameter: an IP literal with optional port, inside the allowed ranges.
+    public func resolve(_ parameter: String?) throws(Refusal) -> (host: String, port: Int) {
+        guard let parameter, !parameter.isEmpty else { throw .missingTarget }
+        var host = parameter
+        var port = 10259
+        if parameter.hasPrefix("[") {
+            guard let close = parameter.firstIndex(of: "]") else { throw .notAnAddress(parameter) }
+            host = String(parameter[parameter.index(after: parameter.startIndex)..<close])
+            let rest = parameter[parameter.index(after: close)...]
+            if rest.hasPrefix(":") { guard let value = Int(rest.dropFirst()) else { throw .notAnAddress(parameter) }; port = value }
+        } else if parameter.filter({ $0 == ":" }).count == 1, let colon = parameter.firstIndex(of: ":") {
+            host = String(parameter[..<colon])
+            guard let value = Int(parameter[parameter.index(after: colon)...]) else { throw .notAnAddress(parameter) }
+            port = value
+        }
+        guard (1...65535).contains(port), let bytes = IPAddress.bytes(host) else { throw .notAnAddress(parameter) }
+        guard config.allowedTargets.contains(where: { $0.contains(bytes) }) else { throw .notAllowed(host) }
+        return (host, port)
+    }
+
+    /// Runs the probe within `timeout` and renders its families (text format).
+    public func probe(host: String, port: Int, timeout: Duration) async throws(Refusal) -> [OutputFamily] {
+        guard running.add(1, ordering: .relaxed).newValue <= config.maxConcurrent else {
+            running.subtract(1, ordering: .relaxed)
+            throw .busy
+        }
+        defer { running.subtract(1, ordering: .relaxed) }
+
+        let authority = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        var target = TargetConfig(name: authority, url: "https://\(authority)")
+        target.timeout = timeout
+        target.security.insecurePort = config.insecurePort
+        let cycle = PollCycle(target: target, client: client, token: nil, logger: logger)
+        var requests = Set<ProbeRequest>([Self.reachability])
+        for check in Self.checks { requests.formUnion(check.requests(for: target)) }
+        let poll = await cycle.run(requests)
+        let context = CheckContext(target: target, now: poll.startedAt, logger: logger)
+
+        var families: [OutputFamily] = []
+        var findings: [SecurityFinding] = []
+        for check in Self.checks {
+            let output = check.evaluate(poll, context: context)
+            families += output.families
+            findings += output.findings
+        }
+        let reached = poll.response(Self.reachability) != nil
+        let refused = poll.error(Self.reachability)?.kind == .connectRefused
+        if reached {
+            findings.append(SecurityFinding(Self.reachableEntry, .fail, "the secure port answers TLS on \(authority)"))
+        } else if refused {
+            findings.append(SecurityFinding(Self.reachableEntry, .pass, "connection refused on \(authority)"))
+        } else {
+            findings.append(SecurityFinding(Self.reachableEntry, .unknown, poll.error(Self.reachability)?.kind.rawValue ?? "no answer"))
+        }
+        if reached || refused {
+            families.append(.gauge("kube_scheduler_network_reachable",
+                                   "1 when the scheduler's secure port accepts TLS at the probed address from where the exporter stands; 1 from a network address is bad.",
+                                   [OutputSample(labels: [("port", String(port))], value: reached.gaugeValue)]))
+        }
+        families += SecurityFindingFamilies.render(findings)
+        families = families.map { $0.prefixingLabels([("target", authority)]) }
+        families.append(.gauge("probe_success", "1 when the probe could tell whether the scheduler is reachable (connected or refused); 0 on timeouts and errors.",
+                               value: (reached || refused).gaugeValue))
+        families.append(.gauge("probe_duration_seconds", "How long the probe took.", value: poll.duration.seconds))
+        return families
+    }
+}
