@@ -74,7 +74,8 @@ let package = Package(
         .executableTarget(name: "exposition-bench", dependencies: ["Exposition"]),
 
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"]),
-        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"]),
+        // Servers/ holds the Python test servers the tests run as processes (found via #filePath).
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"], exclude: ["Servers"]),
         .testTarget(name: "SchedulingLatencyTests", dependencies: ["SchedulingLatency", "Exposition"]),
         .testTarget(name: "SchedulerSimulatorTests", dependencies: ["SchedulerSimulator", "CurlHTTP"]),
         .testTarget(name: "SchedulerExporterTests", dependencies: ["SchedulerExporter", "CurlHTTP", "Exposition"]),
