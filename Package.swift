@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"]),
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"]),
         .testTarget(name: "SchedulingLatencyTests", dependencies: ["SchedulingLatency", "Exposition"]),
-        .testTarget(name: "SchedulerSimulatorTests", dependencies: ["SchedulerSimulator", "CurlHTTP"]),
+        .testTarget(name: "SchedulerSimulatorTests", dependencies: ["SchedulerSimulator"]),
         .testTarget(name: "SchedulerExporterTests", dependencies: ["SchedulerExporter", "CurlHTTP", "Exposition"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CurlHTTP", "Exposition"]),
     ]
