@@ -74,9 +74,10 @@ let package = Package(
         .executableTarget(name: "exposition-bench", dependencies: ["Exposition"]),
 
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"]),
-        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"]),
+        // Servers/ holds the Python test servers the tests run as processes (found via #filePath).
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"], exclude: ["Servers"]),
         .testTarget(name: "SchedulingLatencyTests", dependencies: ["SchedulingLatency", "Exposition"]),
-        .testTarget(name: "SchedulerSimulatorTests", dependencies: ["SchedulerSimulator", "CurlHTTP"]),
+        .testTarget(name: "SchedulerSimulatorTests", dependencies: ["SchedulerSimulator"]),
         .testTarget(name: "SchedulerExporterTests", dependencies: ["SchedulerExporter", "CurlHTTP", "Exposition"]),
         .testTarget(name: "IntegrationTests", dependencies: ["CurlHTTP", "Exposition"]),
     ]

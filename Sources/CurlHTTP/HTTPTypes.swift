@@ -1,0 +1,193 @@
+/// How the client authenticates the server and itself. Part of libcurl's connection-reuse key:
+/// requests with different options never share a connection.
+public struct TLSOptions: Sendable, Hashable {
+    /// PEM CA bundle to verify the server against; nil uses the system store.
+    public var caFile: String?
+    /// PEM client certificate (mTLS); used together with `keyFile`.
+    public var certFile: String?
+    /// PEM private key of `certFile`.
+    public var keyFile: String?
+    /// Turns off both chain and host-name verification.
+    public var insecureSkipVerify: Bool
+    /// Verify and send SNI for this name instead of the URL host, while still connecting to the
+    /// URL's host and port (like kubectl's `--tls-server-name`).
+    public var serverName: String?
+
+    public init(
+        caFile: String? = nil,
+        certFile: String? = nil,
+        keyFile: String? = nil,
+        insecureSkipVerify: Bool = false,
+        serverName: String? = nil
+    ) {
+        self.caFile = caFile
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.insecureSkipVerify = insecureSkipVerify
+        self.serverName = serverName
+    }
+}
+
+/// A bearer token that refuses to show itself: printing, interpolating, `dump` and reflection
+/// all yield `<redacted>`, so it cannot leak into logs by accident.
+public struct BearerToken: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable
+{
+    let value: String
+
+    public init(_ value: String) {
+        self.value = value
+    }
+
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}
+
+/// One GET request. Only GET exists because every endpoint the exporter polls is read-only.
+public struct HTTPRequest: Sendable {
+    public var url: String
+    /// Sent as `Authorization: Bearer <token>` to `url` only; redirects are never followed.
+    public var bearerToken: BearerToken?
+    /// Extra request headers (Accept, User-Agent, ...).
+    public var headers: [(name: String, value: String)]
+    public var tls: TLSOptions
+    public var connectTimeout: Duration
+    /// Limit for the whole transfer, connect included.
+    public var timeout: Duration
+    /// Limit on the (decoded) body; a longer body aborts the transfer with `.bodyTooLarge`.
+    public var maxBodyBytes: Int
+    /// Advertise gzip/deflate/br/zstd and decode; `maxBodyBytes` then counts decoded bytes.
+    public var acceptCompressed: Bool
+    /// Ask libcurl for the server chain (filled only when a new connection is made).
+    public var captureCertificates: Bool
+
+    public init(
+        url: String,
+        bearerToken: BearerToken? = nil,
+        headers: [(name: String, value: String)] = [],
+        tls: TLSOptions = TLSOptions(),
+        connectTimeout: Duration = .seconds(5),
+        timeout: Duration = .seconds(10),
+        maxBodyBytes: Int = 16 << 20,
+        acceptCompressed: Bool = false,
+        captureCertificates: Bool = true
+    ) {
+        self.url = url
+        self.bearerToken = bearerToken
+        self.headers = headers
+        self.tls = tls
+        self.connectTimeout = connectTimeout
+        self.timeout = timeout
+        self.maxBodyBytes = maxBodyBytes
+        self.acceptCompressed = acceptCompressed
+        self.captureCertificates = captureCertificates
+    }
+}
+
+public enum HTTPVersion: String, Sendable {
+    case http1_0 = "1.0"
+    case http1_1 = "1.1"
+    case http2 = "2"
+    case http3 = "3"
+    case unknown = ""
+}
+
+/// One certificate of the server chain as libcurl's CERTINFO reports it.
+public struct CertificateInfo: Sendable, Equatable {
+    /// OpenSSL one-line form, e.g. `CN = kube-scheduler`.
+    public var subject: String
+    public var issuer: String
+    /// Unix seconds; nil when libcurl's text could not be parsed.
+    public var notBefore: Double?
+    public var notAfter: Double?
+
+    public init(subject: String, issuer: String, notBefore: Double?, notAfter: Double?) {
+        self.subject = subject
+        self.issuer = issuer
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+    }
+
+    /// True when subject and issuer are the same name (the usual self-signed test).
+    public var isSelfSigned: Bool { subject == issuer }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    /// In arrival order; names lowercased, values trimmed.
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    public var httpVersion: HTTPVersion
+    /// "TLSv1.3", "TLSv1.2", ...; nil for plain http.
+    public var tlsVersion: String?
+    /// Server chain, leaf first. EMPTY when the connection was reused, because libcurl fills
+    /// CERTINFO only when it makes a new connection.
+    public var certificates: [CertificateInfo]
+    public var newConnection: Bool
+    public var duration: Duration
+    public var primaryIP: String?
+
+    public init(
+        status: Int,
+        headers: [(name: String, value: String)] = [],
+        body: [UInt8] = [],
+        httpVersion: HTTPVersion = .unknown,
+        tlsVersion: String? = nil,
+        certificates: [CertificateInfo] = [],
+        newConnection: Bool = true,
+        duration: Duration = .zero,
+        primaryIP: String? = nil
+    ) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.httpVersion = httpVersion
+        self.tlsVersion = tlsVersion
+        self.certificates = certificates
+        self.newConnection = newConnection
+        self.duration = duration
+        self.primaryIP = primaryIP
+    }
+
+    /// The first value of a header, name compared case-insensitively.
+    public func header(_ name: String) -> String? {
+        let wanted = name.lowercased()
+        return headers.first { $0.name == wanted }?.value
+    }
+}
+
+public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Raw values are the exporter's `reason` label values.
+    public enum Kind: String, Sendable {
+        case dns
+        case connectRefused = "connect_refused"
+        case connectTimeout = "connect_timeout"
+        case timeout
+        case tlsHandshake = "tls_handshake"
+        case tlsVerify = "tls_verify"
+        case bodyTooLarge = "body_too_large"
+        case badURL = "bad_url"
+        case protocolError = "protocol"
+        case cancelled
+        case other
+    }
+
+    public var kind: Kind
+    /// libcurl's error text and the URL (user info removed). Never contains the bearer token.
+    public var message: String
+
+    public init(kind: Kind, message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { "\(kind.rawValue): \(message)" }
+}
+
+public enum TCPProbeResult: Sendable, Equatable {
+    case open
+    case refused
+    case timeout
+    case error(String)
+}

@@ -1,0 +1,109 @@
+import CurlHTTP
+import Testing
+
+/// Real libcurl against a real Python TLS server on 127.0.0.1, with certificates made by openssl.
+@Suite struct TLSTests {
+    @Test func httpsWithCAVerificationReportsTLSFacts() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
+        defer { server.stop() }
+        let client = CurlClient()
+        defer { client.shutdown() }
+
+        let response = try await client.perform(HTTPRequest(url: server.url("/ok"), tls: TLSOptions(caFile: pki.caFile)))
+
+        #expect(response.status == 200)
+        #expect(response.body == Array("hello".utf8))
+        #expect(response.header("Content-Type") == "text/plain")
+        #expect(response.httpVersion == .http1_1)
+        #expect(response.tlsVersion == "TLSv1.3")
+        #expect(response.primaryIP == "127.0.0.1")
+        #expect(response.newConnection)
+        let leaf = try #require(response.certificates.first)
+        #expect(leaf.subject.contains("kube-scheduler"))
+        #expect(leaf.issuer.contains("CurlHTTP Test CA"))
+        #expect(!leaf.isSelfSigned)
+        let expected = try pki.validity(of: pki.serverCert)
+        #expect(leaf.notBefore == expected.notBefore)
+        #expect(leaf.notAfter == expected.notAfter)
+    }
+
+    @Test func unrelatedCAFailsVerification() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
+        defer { server.stop() }
+        let client = CurlClient()
+        defer { client.shutdown() }
+
+        let error = await expectFailure(client, HTTPRequest(url: server.url("/ok"), tls: TLSOptions(caFile: pki.otherCAFile)))
+        #expect(error?.kind == .tlsVerify)
+        #expect(server.logLines.allSatisfy { !$0.hasPrefix("REQUEST") })
+    }
+
+    @Test func expiredCertificateFailsVerification() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(in: pki.directory, cert: pki.expiredCert, key: pki.expiredKey)
+        defer { server.stop() }
+        let client = CurlClient()
+        defer { client.shutdown() }
+
+        let error = await expectFailure(client, HTTPRequest(url: server.url("/ok"), tls: TLSOptions(caFile: pki.caFile)))
+        #expect(error?.kind == .tlsVerify)
+        #expect(error?.message.contains("expired") == true)
+    }
+
+    @Test func insecureSkipVerifyAcceptsUnverifiableServers() async throws {
+        let pki = try TestPKI()
+        let expired = try TestServer(in: pki.directory, cert: pki.expiredCert, key: pki.expiredKey)
+        defer { expired.stop() }
+        let client = CurlClient()
+        defer { client.shutdown() }
+
+        let insecure = TLSOptions(caFile: pki.otherCAFile, insecureSkipVerify: true)
+        let response = try await client.perform(HTTPRequest(url: expired.url("/ok"), tls: insecure))
+        #expect(response.status == 200)
+        // The chain is still reported, so the exporter can show the expiry it did not enforce.
+        let leaf = try #require(response.certificates.first)
+        #expect(try leaf.notAfter == pki.validity(of: pki.expiredCert).notAfter)
+
+        // Host name checks are off too: this name is not in the certificate.
+        let wrongName = TLSOptions(insecureSkipVerify: true, serverName: "not-in-the-cert.test")
+        let renamed = try await client.perform(HTTPRequest(url: expired.url("/ok"), tls: wrongName))
+        #expect(renamed.status == 200)
+    }
+
+    @Test func serverNameOverrideVerifiesAgainstThatName() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
+        defer { server.stop() }
+        let client = CurlClient()
+        defer { client.shutdown() }
+
+        let response = try await client.perform(HTTPRequest(
+            url: server.url("/ok"), tls: TLSOptions(caFile: pki.caFile, serverName: "kube-scheduler.test")))
+        #expect(response.status == 200)
+        #expect(response.primaryIP == "127.0.0.1")
+        #expect(server.logLines.contains("SNI kube-scheduler.test"))
+
+        let error = await expectFailure(client, HTTPRequest(
+            url: server.url("/ok"), tls: TLSOptions(caFile: pki.caFile, serverName: "other.test")))
+        #expect(error?.kind == .tlsVerify)
+        #expect(server.logLines.contains("SNI other.test"))
+    }
+
+    @Test func clientCertificateRequiredByServer() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey, clientCA: pki.caFile)
+        defer { server.stop() }
+        let client = CurlClient()
+        defer { client.shutdown() }
+
+        let anonymous = await expectFailure(client, HTTPRequest(url: server.url("/ok"), tls: TLSOptions(caFile: pki.caFile)))
+        #expect(anonymous?.kind == .tlsHandshake)
+
+        let withCert = TLSOptions(caFile: pki.caFile, certFile: pki.clientCert, keyFile: pki.clientKey)
+        let response = try await client.perform(HTTPRequest(url: server.url("/ok"), tls: withCert))
+        #expect(response.status == 200)
+        #expect(server.logLines.contains("CLIENT_CERT exporter"))
+    }
+}

@@ -1,0 +1,245 @@
+import CurlHTTP
+import Foundation
+import Testing
+
+enum TestSupportError: Error, CustomStringConvertible {
+    case commandFailed(String)
+    case serverDidNotStart(String)
+
+    var description: String {
+        switch self {
+        case .commandFailed(let text): "command failed: \(text)"
+        case .serverDidNotStart(let text): "server did not start: \(text)"
+        }
+    }
+}
+
+/// A scratch directory removed when the value goes away.
+final class TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("curlhttp-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        path = base.path
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+@discardableResult
+func run(_ arguments: [String], in directory: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let text = String(decoding: data, as: UTF8.self)
+    guard process.terminationStatus == 0 else {
+        throw TestSupportError.commandFailed("\(arguments.joined(separator: " ")): \(text)")
+    }
+    return text
+}
+
+/// A throw-away PKI made with the openssl CLI: a CA, an unrelated CA, a server certificate for
+/// 127.0.0.1 / localhost / kube-scheduler.test, an expired one with the same names, a client cert.
+final class TestPKI {
+    let directory: TemporaryDirectory
+    var caFile: String { directory.file("ca.pem") }
+    var otherCAFile: String { directory.file("other-ca.pem") }
+    var serverCert: String { directory.file("server.pem") }
+    var serverKey: String { directory.file("server.key") }
+    var expiredCert: String { directory.file("expired.pem") }
+    var expiredKey: String { directory.file("expired.key") }
+    var clientCert: String { directory.file("client.pem") }
+    var clientKey: String { directory.file("client.key") }
+
+    init() throws {
+        directory = try TemporaryDirectory()
+        let dir = directory.path
+        try """
+            [req]
+            distinguished_name = dn
+            [dn]
+            [v3_ca]
+            basicConstraints = critical,CA:TRUE
+            keyUsage = critical,keyCertSign,cRLSign
+            subjectKeyIdentifier = hash
+            """.write(toFile: directory.file("ca.cnf"), atomically: true, encoding: .utf8)
+        try """
+            basicConstraints = CA:FALSE
+            keyUsage = critical,digitalSignature
+            extendedKeyUsage = serverAuth
+            subjectAltName = IP:127.0.0.1,DNS:localhost,DNS:kube-scheduler.test
+            """.write(toFile: directory.file("server.ext"), atomically: true, encoding: .utf8)
+        try """
+            basicConstraints = CA:FALSE
+            keyUsage = critical,digitalSignature
+            extendedKeyUsage = clientAuth
+            """.write(toFile: directory.file("client.ext"), atomically: true, encoding: .utf8)
+
+        for (name, subject) in [("ca", "/CN=CurlHTTP Test CA"), ("other-ca", "/CN=Unrelated Test CA")] {
+            try run([
+                "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", "\(name).key", "-out", "\(name).pem", "-days", "3", "-subj", subject,
+                "-config", "ca.cnf", "-extensions", "v3_ca",
+            ], in: dir)
+        }
+        let leaves = [
+            ("server", "/CN=kube-scheduler", "server.ext", "2"),
+            ("expired", "/CN=kube-scheduler-expired", "server.ext", "-1"),
+            ("client", "/CN=exporter", "client.ext", "2"),
+        ]
+        for (name, subject, extensions, days) in leaves {
+            try run([
+                "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", subject,
+            ], in: dir)
+            try run([
+                "openssl", "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-set_serial", "\(Int.random(in: 1000...1_000_000))", "-days", days, "-extfile", extensions,
+                "-out", "\(name).pem",
+            ], in: dir)
+        }
+    }
+
+    /// notBefore / notAfter of a certificate as unix seconds, read by openssl itself (ISO 8601).
+    func validity(of certificate: String) throws -> (notBefore: Double, notAfter: Double) {
+        let text = try run(
+            ["openssl", "x509", "-in", certificate, "-noout", "-startdate", "-enddate", "-dateopt", "iso_8601"],
+            in: directory.path)
+        var values: [String: Double] = [:]
+        let parser = ISO8601DateFormatter()
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let iso = parts[1].replacingOccurrences(of: " ", with: "T")
+            if let date = parser.date(from: iso) { values[String(parts[0])] = date.timeIntervalSince1970 }
+        }
+        guard let notBefore = values["notBefore"], let notAfter = values["notAfter"] else {
+            throw TestSupportError.commandFailed("cannot read dates: \(text)")
+        }
+        return (notBefore, notAfter)
+    }
+}
+
+/// tests/Servers/test_server.py as a real process. Killed by `stop()` / deinit; the script also
+/// exits by itself when our end of its stdin closes (this process died) or after its max lifetime.
+final class TestServer {
+    let port: Int
+    let host: String
+    let logFile: String
+    private let process: Process
+    private let stdinPipe: Pipe
+
+    static var scriptPath: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Servers/test_server.py").path
+    }
+
+    init(
+        in directory: TemporaryDirectory, bind: String = "127.0.0.1", cert: String? = nil, key: String? = nil,
+        clientCA: String? = nil, name: String = "server"
+    ) throws {
+        host = bind
+        logFile = directory.file("\(name)-\(UUID().uuidString).log")
+        var arguments = ["python3", Self.scriptPath, "--bind", bind, "--log", logFile, "--max-lifetime", "120"]
+        if let cert, let key { arguments += ["--cert", cert, "--key", key] }
+        if let clientCA { arguments += ["--client-ca", clientCA] }
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        stdinPipe = Pipe()
+        let stdoutPipe = Pipe()
+        process.standardInput = stdinPipe
+        process.standardOutput = stdoutPipe
+        try process.run()
+        var firstLine = Data()
+        while !firstLine.contains(UInt8(ascii: "\n")) {
+            let chunk = stdoutPipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            firstLine.append(chunk)
+        }
+        guard let port = Int(String(decoding: firstLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
+            process.terminate()
+            process.waitUntilExit()
+            throw TestSupportError.serverDidNotStart(arguments.joined(separator: " "))
+        }
+        self.port = port
+    }
+
+    func url(_ path: String, scheme: String = "https") -> String { "\(scheme)://\(host):\(port)\(path)" }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? stdinPipe.fileHandleForWriting.close()
+    }
+
+    deinit { stop() }
+
+    var logLines: [String] {
+        guard let text = try? String(contentsOfFile: logFile, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").map(String.init)
+    }
+
+    /// Waits (bounded) for the server to log a matching line; the bound is a safety net, not an assertion.
+    func waitForLog(_ matches: (String) -> Bool) async -> String? {
+        for _ in 0..<500 {
+            if let line = logLines.first(where: matches) { return line }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+}
+
+/// A port on 127.0.0.1 that is bound but not listening: connecting to it is refused, and no other
+/// process can take it while the socket is open.
+final class RefusingPort {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.descriptor = descriptor
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else { throw TestSupportError.commandFailed("bind failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
+}
+
+/// Runs a request that must fail and returns its error.
+func expectFailure(
+    _ client: CurlClient, _ request: HTTPRequest, sourceLocation: SourceLocation = #_sourceLocation
+) async -> HTTPClientError? {
+    do {
+        let response = try await client.perform(request)
+        Issue.record("expected an error, got HTTP \(response.status)", sourceLocation: sourceLocation)
+        return nil
+    } catch {
+        return error
+    }
+}
