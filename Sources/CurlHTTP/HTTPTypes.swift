@@ -12,6 +12,9 @@ public struct TLSOptions: Sendable, Hashable {
     /// Verify and send SNI for this name instead of the URL host, while still connecting to the
     /// URL's host and port (like kubectl's `--tls-server-name`).
     public var serverName: String?
+    /// Offer TLS 1.0 and 1.1 and OpenSSL's weakest security level too: only to OBSERVE what an
+    /// old or misconfigured server negotiates (the TLS posture check), never to fetch data.
+    public var allowLegacyVersions = false
 
     public init(
         caFile: String? = nil,
@@ -61,6 +64,8 @@ public struct HTTPRequest: Sendable {
     public var acceptCompressed: Bool
     /// Ask libcurl for the server chain (filled only when a new connection is made).
     public var captureCertificates: Bool
+    /// Open a new connection and close it afterwards, so the chain (CERTINFO) is reported.
+    public var freshConnection = false
 
     public init(
         url: String,

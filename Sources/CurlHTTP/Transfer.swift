@@ -161,6 +161,14 @@ final class Transfer {
             set(ccurl_easy_setopt_string(easy, CURLOPT_SSLKEYTYPE, "PEM"), "client key type")
         }
         if request.captureCertificates { set(ccurl_easy_setopt_long(easy, CURLOPT_CERTINFO, 1), "certinfo") }
+        if request.freshConnection {
+            set(ccurl_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, 1), "fresh connect")
+            set(ccurl_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, 1), "forbid reuse")
+        }
+        if tls.allowLegacyVersions {
+            set(ccurl_easy_setopt_long(easy, CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_0)), "ssl version")
+            set(ccurl_easy_setopt_string(easy, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0"), "cipher list")
+        }
         if let connectToEntry = target.connectTo {
             connectTo = curl_slist_append(nil, connectToEntry)
             set(ccurl_easy_setopt_slist(easy, CURLOPT_CONNECT_TO, connectTo), "connect to")

@@ -23,8 +23,9 @@ public final class Exporter: Service {
         let routes = Routes(store: store, passthroughFamilies: config.passthroughFamilies, prober: prober)
         let server = HTTPServer(router: { routes.handle($0) }, logger: logger)
         let channel = try await server.start(host: config.listenAddress.host, port: config.listenAddress.port)
+        let bound = channel.localAddress.flatMap { address in address.port.map { ListenAddress(host: address.ipAddress ?? config.listenAddress.host, port: $0) } }
         logger.info("listening", metadata: [
-            "address": "\(channel.localAddress.map { "\($0)" } ?? config.listenAddress.description)",
+            "address": "\(bound ?? config.listenAddress)",
             "targets": "\(config.targets.map(\.name).joined(separator: ","))",
         ])
         let pollers = config.targets.map { TargetPoller(target: $0, client: client, store: store, logger: logger) }

@@ -150,7 +150,7 @@ enum Main {
     static func main() async {
         let command: ExporterCommand
         do {
-            command = try ExporterCommand.parseAsRoot() as! ExporterCommand
+            command = try ExporterCommand.parse()
         } catch {
             if ExporterCommand.exitCode(for: error) == .success { ExporterCommand.exit(withError: error) }
             fail(ExporterCommand.message(for: error))

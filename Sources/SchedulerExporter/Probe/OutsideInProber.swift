@@ -64,6 +64,8 @@ public final class OutsideInProber: Sendable {
         let authority = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         var target = TargetConfig(name: authority, url: "https://\(authority)")
         target.timeout = timeout
+        // An attacker does not verify certificates; the TLS check still reports verification.
+        target.tls.insecureSkipVerify = true
         target.security.insecurePort = config.insecurePort
         let cycle = PollCycle(target: target, client: client, token: nil, logger: logger)
         var requests = Set<ProbeRequest>([Self.reachability])

@@ -1,0 +1,100 @@
+import CurlHTTP
+import Foundation
+import Testing
+
+/// The walking skeleton end to end: simulator process -> HTTPS (libcurl) -> exporter process ->
+/// HTTP scrape, output checked by promtool.
+@Suite(.serialized) struct ExporterProcessTests {
+    @Test func upWithTheExporterTokenAndPromtoolClean() async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let simulator = try await Simulator.start(in: dir)
+        defer { simulator.child.stop() }
+        let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile,
+                                                 "--bearer-token-file", simulator.tokenFile, "--probe.nonloopback-address", "127.0.0.2",
+                                                 "--probe.insecure-port", "0"])
+        defer { exporter.child.stop() }
+
+        let body = try await exporter.scrape { sampleValue($0, "kube_scheduler_up") == 1 }
+        #expect(sampleValue(body, "kube_scheduler_build_info", "git_version=\"v1.35.4\"") == 1)
+        #expect(sampleValue(body, "kube_scheduler_leader", "target=\"default\"") == 1)
+        #expect(sampleValue(body, "kube_scheduler_health_check_status", "endpoint=\"readyz\"", "check=\"sched-handler-sync\"") == 1)
+        #expect(sampleValue(body, "kube_scheduler_health_status", "endpoint=\"livez\"") == 1)
+        #expect(sampleValue(body, "kube_scheduler_endpoint_http_status", "endpoint=\"metrics\"") == 200)
+        #expect(sampleValue(body, "kube_scheduler_http_version_info", "version=\"2\"") == 1, "the scheduler (and simulator) negotiate HTTP/2")
+        #expect(sampleValue(body, "kube_scheduler_last_successful_poll_timestamp_seconds") ?? 0 > 1_700_000_000)
+        #expect(sampleValue(body, "process_resident_memory_bytes") ?? 0 > 0)
+        #expect(!body.contains(try String(contentsOfFile: simulator.tokenFile, encoding: .utf8)), "the token never reaches metrics")
+
+        let lint = try run("/usr/bin/promtool", ["check", "metrics"], input: body)
+        #expect(lint.status == 0, "promtool check metrics: \(lint.output)")
+
+        let openMetrics = try await exporter.get("/metrics", accept: "application/openmetrics-text; version=1.0.0,text/plain;q=0.5")
+        #expect(openMetrics.header("content-type")?.hasPrefix("application/openmetrics-text; version=1.0.0") == true)
+        #expect(String(decoding: openMetrics.body, as: UTF8.self).hasSuffix("# EOF\n"))
+        let health = try await exporter.get("/healthz")
+        #expect(health.status == 200)
+        #expect(try await exporter.get("/nope").status == 404)
+    }
+
+    @Test func downWithABadTokenShowingThe401() async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let simulator = try await Simulator.start(in: dir)
+        defer { simulator.child.stop() }
+        let wrongToken = try dir.write("wrong-token", "not-the-exporter-token")
+        let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile,
+                                                 "--bearer-token-file", wrongToken, "--probe.nonloopback-address", "127.0.0.2",
+                                                 "--probe.insecure-port", "0"])
+        defer { exporter.child.stop() }
+        let body = try await exporter.scrape { sampleValue($0, "kube_scheduler_endpoint_http_status", "endpoint=\"metrics\"") != nil }
+        #expect(sampleValue(body, "kube_scheduler_up") == 0)
+        #expect(sampleValue(body, "kube_scheduler_endpoint_http_status", "endpoint=\"metrics\"") == 401)
+        #expect(sampleValue(body, "kube_scheduler_poll_errors_total", "reason=\"http_status\"") ?? 0 >= 1)
+        #expect(!exporter.child.text.contains("not-the-exporter-token"), "the token never reaches the logs")
+    }
+
+    @Test func aDeadTargetDoesNotStopAnotherOne() async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let simulator = try await Simulator.start(in: dir)
+        defer { simulator.child.stop() }
+        let config = try dir.write("config.yml", """
+            targets:
+              - name: live
+                url: \(simulator.url)
+                bearer_token_file: \(simulator.tokenFile)
+                tls_config: {ca_file: \(simulator.caFile)}
+                security: {insecure_port: 0, nonloopback_addresses: []}
+              - name: dead
+                url: https://127.0.0.1:1
+                timeout: 2s
+                security: {insecure_port: 0, nonloopback_addresses: []}
+            """)
+        let exporter = try await Exporter.start(["--config.file", config])
+        defer { exporter.child.stop() }
+        let body = try await exporter.scrape {
+            sampleValue($0, "kube_scheduler_up", "target=\"live\"") == 1 && sampleValue($0, "kube_scheduler_up", "target=\"dead\"") == 0
+        }
+        #expect(sampleValue(body, "kube_scheduler_poll_errors_total", "target=\"dead\"", "reason=\"connect_refused\"") ?? 0 >= 1)
+        #expect(sampleValue(body, "kube_scheduler_exporter_targets") == 2)
+    }
+
+    @Test func badFlagsAndConfigsExitWithCode2() throws {
+        let exporter = try Binaries.path("kube-scheduler-exporter")
+        for arguments in [["--poll-interval", "soon"], ["--no-such-flag"], ["--config.file", "/nonexistent/config.yml"],
+                          ["--web.listen-address", "nowhere"], ["--target", "ftp://127.0.0.1"], ["--log.format", "xml"]] {
+            let result = try run(exporter, arguments)
+            #expect(result.status == 2, "\(arguments): \(result.output)")
+            #expect(result.output.split(separator: "\n").count <= 2, "one clear line, not a dump: \(result.output)")
+        }
+        let version = try run(exporter, ["--version"])
+        #expect(version.status == 0)
+        #expect(version.output.contains("."))
+        let help = try run(exporter, ["--help"])
+        for flag in ["--config.file", "--web.listen-address", "--target", "--bearer-token-file", "--ca-file", "--cert-file",
+                     "--key-file", "--insecure-skip-verify", "--poll-interval", "--log.level", "--log.format", "targets:"] {
+            #expect(help.output.contains(flag), "--help documents \(flag)")
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import CurlHTTP
+import Foundation
+import Testing
+
+/// Real processes for the integration tests: the built `scheduler-simulator` and
+/// `kube-scheduler-exporter` executables, talking real HTTPS/HTTP on 127.0.0.1/127.0.0.2 only.
+enum Binaries {
+    /// The build's bin directory (where the test bundle itself lives), or $KSE_BIN_DIR.
+    static let directory: String = {
+        if let dir = ProcessInfo.processInfo.environment["KSE_BIN_DIR"] { return dir }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+    }()
+
+    static func path(_ name: String) throws -> String {
+        let path = "\(directory)/\(name)"
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw HarnessError("\(path) is missing: build all products first (swift build --build-tests)")
+        }
+        return path
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A child process whose stdout and stderr are collected; killed when the test is done.
+final class ChildProcess: @unchecked Sendable {
+    // @unchecked: output is appended from Pipe handlers and read under `lock`.
+    let process = Process()
+    private let lock = NSLock()
+    private var output = ""
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    var text: String { lock.withLock { output } }
+
+    /// Waits until the output contains a match of `pattern` and returns its first capture group.
+    func await(_ pattern: String, timeout: Double = 30) async throws -> String {
+        let regex = try NSRegularExpression(pattern: pattern)
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let current = text
+            if let match = regex.firstMatch(in: current, range: NSRange(current.startIndex..., in: current)) {
+                let range = match.numberOfRanges > 1 ? match.range(at: 1) : match.range
+                return String(current[Range(range, in: current)!])
+            }
+            if !process.isRunning { throw HarnessError("process exited (\(process.terminationStatus)) before printing /\(pattern)/:\n\(current)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw HarnessError("timed out waiting for /\(pattern)/ in:\n\(text)")
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+
+    deinit { if process.isRunning { process.terminate() } }
+}
+
+/// A temp directory removed at the end.
+struct TempDirectory {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "kse-it-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func write(_ name: String, _ text: String, mode: Int = 0o600) throws -> String {
+        let file = "\(path)/\(name)"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: file)
+        return file
+    }
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A running simulator plus the files an exporter needs to talk to it.
+struct Simulator {
+    let child: ChildProcess
+    let url: String
+    let caFile: String
+    let tokenFile: String
+    let requestLog: String
+
+    static func start(in dir: TempDirectory, variant: String = "default", extra: [String] = [], bindAddress: String = "127.0.0.1") async throws -> Simulator {
+        let token = "exporter-\(UUID().uuidString)"
+        let tokenFile = try dir.write("token-\(variant)", token)
+        let log = "\(dir.path)/requests-\(UUID().uuidString).jsonl"
+        let child = try ChildProcess(try Binaries.path("scheduler-simulator"), [
+            "--variant", variant, "--secure-port", "0", "--bind-address", bindAddress,
+            "--cert-dir", "\(dir.path)/pki", "--token-file", tokenFile, "--request-log", log,
+        ] + extra)
+        let url = try await child.await("listening on (https://[0-9.]+:[0-9]+)")
+        return Simulator(child: child, url: url, caFile: "\(dir.path)/pki/ca.crt", tokenFile: tokenFile, requestLog: log)
+    }
+
+    var port: String { String(url.split(separator: ":").last!) }
+}
+
+/// A running exporter on an ephemeral port.
+struct Exporter {
+    let child: ChildProcess
+    let address: String
+
+    static func start(_ arguments: [String]) async throws -> Exporter {
+        let child = try ChildProcess(try Binaries.path("kube-scheduler-exporter"),
+                                     ["--web.listen-address", "127.0.0.1:0", "--poll-interval", "500ms", "--log.level", "debug"] + arguments)
+        let address = try await child.await("msg=listening address=([0-9.]+:[0-9]+)")
+        return Exporter(child: child, address: address)
+    }
+
+    func get(_ path: String, accept: String? = nil) async throws -> HTTPResponse {
+        var request = HTTPRequest(url: "http://\(address)\(path)")
+        if let accept { request.headers = [("Accept", accept)] }
+        return try await IntegrationClient.shared.perform(request)
+    }
+
+    /// Scrapes /metrics until `predicate` holds on the body (polls are asynchronous).
+    func scrape(until predicate: (String) -> Bool, timeout: Double = 20) async throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var body = ""
+        while Date() < deadline {
+            body = String(decoding: try await get("/metrics").body, as: UTF8.self)
+            if predicate(body) { return body }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw HarnessError("condition not met within \(timeout)s; last scrape:\n\(body.prefix(4000))")
+    }
+}
+
+enum IntegrationClient {
+    static let shared = CurlClient()
+}
+
+/// The value of the first sample line whose name and labels contain all `fragments`.
+func sampleValue(_ body: String, _ name: String, _ fragments: String...) -> Double? {
+    for line in body.split(separator: "\n") where line.hasPrefix(name + "{") || line.hasPrefix(name + " ") {
+        if fragments.allSatisfy({ line.contains($0) }), let value = line.split(separator: " ").last {
+            return Double(value)
+        }
+    }
+    return nil
+}
+
+func run(_ executable: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    let stdin = Pipe()
+    process.standardInput = stdin
+    try process.run()
+    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+    try stdin.fileHandleForWriting.close()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}

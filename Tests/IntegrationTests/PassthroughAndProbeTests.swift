@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+/// /scheduler/metrics and /probe against a real simulator process.
+@Suite(.serialized) struct PassthroughAndProbeTests {
+    @Test func passthroughServesTheSchedulersFamiliesVerbatim() async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let simulator = try await Simulator.start(in: dir)
+        defer { simulator.child.stop() }
+        let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile, "--bearer-token-file", simulator.tokenFile,
+                                                 "--probe.nonloopback-address", "127.0.0.2", "--probe.insecure-port", "0"])
+        defer { exporter.child.stop() }
+        _ = try await exporter.scrape { sampleValue($0, "kube_scheduler_up") == 1 }
+        let response = try await exporter.get("/scheduler/metrics")
+        #expect(response.status == 200)
+        let body = String(decoding: response.body, as: UTF8.self)
+        let capture = try String(contentsOfFile: captureRoot + "/default/metrics.txt", encoding: .utf8)
+        // Every family kept is a verbatim block of the capture; others are dropped whole.
+        var blocks: [String: String] = [:]
+        var current = ""
+        for line in body.split(separator: "\n") {
+            if line.hasPrefix("# HELP ") { current = String(line.split(separator: " ")[2]) }
+            blocks[current, default: ""] += line + "\n"
+        }
+        #expect(blocks.keys.contains("scheduler_scheduling_attempt_duration_seconds"))
+        #expect(blocks.keys.contains("kubernetes_build_info"))
+        #expect(!blocks.keys.contains("apiserver_audit_event_total"))
+        #expect(!body.contains("kube_scheduler_"), "no exporter families, no added labels")
+        for (name, block) in blocks where !name.isEmpty {
+            #expect(capture.contains(block), "family \(name) is byte-for-byte the scheduler's")
+        }
+        #expect(try await exporter.get("/scheduler/metrics?target=nope").status == 404)
+    }
+
+    @Test func passthroughCanBeTurnedOff() async throws {
+        let exporter = try await Exporter.start(["--target", "https://127.0.0.1:1", "--passthrough.families", "",
+                                                 "--probe.nonloopback-address", "127.0.0.2", "--probe.insecure-port", "0"])
+        defer { exporter.child.stop() }
+        #expect(try await exporter.get("/scheduler/metrics").status == 404)
+    }
+
+    @Test func outsideInProbe() async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let simulator = try await Simulator.start(in: dir, variant: "metrics-always-allowed")
+        defer { simulator.child.stop() }
+        let exporter = try await Exporter.start(["--target", "https://127.0.0.1:1", "--probe.allowed-targets", "127.0.0.0/8",
+                                                 "--probe.nonloopback-address", "127.0.0.2", "--probe.insecure-port", "0"])
+        defer { exporter.child.stop() }
+
+        let reachable = String(decoding: try await exporter.get("/probe?target=127.0.0.1:\(simulator.port)").body, as: UTF8.self)
+        #expect(sampleValue(reachable, "probe_success") == 1)
+        #expect(sampleValue(reachable, "kube_scheduler_network_reachable", "target=\"127.0.0.1:\(simulator.port)\"") == 1)
+        #expect(sampleValue(reachable, "kube_scheduler_security_check", "check=\"not_reachable_from_network\"", "status=\"fail\"") == 1)
+        #expect(sampleValue(reachable, "kube_scheduler_anonymous_access", "path=\"/metrics\"") == 1)
+        #expect(sampleValue(reachable, "kube_scheduler_authentication_enforced") == 1)
+        #expect(sampleValue(reachable, "kube_scheduler_tls_cert_not_after_timestamp_seconds") != nil)
+
+        let refused = String(decoding: try await exporter.get("/probe?target=127.0.0.2:\(simulator.port)").body, as: UTF8.self)
+        #expect(sampleValue(refused, "probe_success") == 1)
+        #expect(sampleValue(refused, "kube_scheduler_network_reachable") == 0)
+        #expect(sampleValue(refused, "kube_scheduler_security_check", "check=\"not_reachable_from_network\"", "status=\"pass\"") == 1)
+
+        // Refused before any connection is attempted: outside the allowed ranges, or not an address.
+        #expect(try await exporter.get("/probe?target=192.168.1.1:10259").status == 403)
+        #expect(try await exporter.get("/probe?target=scheduler.example:10259").status == 400)
+        #expect(try await exporter.get("/probe").status == 400)
+    }
+}
+
+let captureRoot: String = {
+    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(3)
+    return parts.joined(separator: "/") + "/Sources/SchedulerSimulator/Fixtures/kube-scheduler-1.35"
+}()
