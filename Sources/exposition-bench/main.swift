@@ -1,1 +1,78 @@
-print("not yet")
+// Parser throughput: `exposition-bench FILE...` prints `FILE BYTES MB/s` per file.
+// Build with `-c release`; debug numbers say nothing.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Exposition
+
+func readFile(_ path: String) -> [UInt8]? {
+    guard let file = fopen(path, "rb") else { return nil }
+    defer { fclose(file) }
+    var contents: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let read = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+        if read == 0 { break }
+        contents.append(contentsOf: chunk[0..<read])
+    }
+    return ferror(file) == 0 ? contents : nil
+}
+
+/// Parses once and returns something derived from every sample, so the work cannot be elided.
+@inline(never)
+func parseOnce(_ bytes: [UInt8]) throws(ParseError) -> Int {
+    let document = try ExpositionDocument(bytes: bytes)
+    return document.sampleCount &+ document.familyCount
+}
+
+func seconds(_ duration: Duration) -> Double {
+    let (whole, attoseconds) = duration.components
+    return Double(whole) + Double(attoseconds) / 1e18
+}
+
+let paths = CommandLine.arguments.dropFirst()
+if paths.isEmpty {
+    print("usage: exposition-bench FILE...")
+    exit(2)
+}
+var failed = false
+for path in paths {
+    guard let bytes = readFile(path) else {
+        print("\(path): cannot read")
+        failed = true
+        continue
+    }
+    do {
+        let clock = ContinuousClock()
+        var checksum = 0
+        // Warm up caches and allocator, and size the batch so one batch takes ~0.1 s.
+        var iterations = 1
+        while true {
+            let elapsed = try clock.measure {
+                for _ in 0..<iterations { checksum &+= try parseOnce(bytes) }
+            }
+            if seconds(elapsed) >= 0.1 { break }
+            iterations *= 2
+        }
+        var total = Duration.zero
+        var runs = 0
+        while seconds(total) < 1.0 {
+            total += try clock.measure {
+                for _ in 0..<iterations { checksum &+= try parseOnce(bytes) }
+            }
+            runs += iterations
+        }
+        let megabytesPerSecond = Double(bytes.count) * Double(runs) / seconds(total) / 1e6
+        let perParse = seconds(total) / Double(runs) * 1e6
+        let tenths = Int((megabytesPerSecond * 10).rounded())
+        print("\(path) \(bytes.count) \(tenths / 10).\(tenths % 10)")
+        // Details go to stderr so stdout stays three columns: FILE BYTES MB/s.
+        fputs("\(path): \(Int(perParse.rounded())) us/parse over \(runs) parses (checksum \(checksum % 1000))\n", stderr)
+    } catch {
+        print("\(path): parse error \(error)")
+        failed = true
+    }
+}
+exit(failed ? 1 : 0)
