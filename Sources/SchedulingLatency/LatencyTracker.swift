@@ -167,12 +167,24 @@ public struct LatencyTracker: Sendable {
     ) -> [LatencySample] {
         var samples: [LatencySample] = []
         var covered = Set<String>()
-        if let (source, shape) = newest.firstPresent(SchedulerSourceCatalog.legacyBindingSources), shape == .histogram {
-            sourceInfo.append(Self.sourceInfoSample(kind: "extension_point", metric: source.name))
-            covered.insert("Bind")
-            if let window {
-                let all = window.histogramIncrease(source) { _ in "" }
-                samples += quantileSamples(all[""], labels: [LatencyLabel("extension_point", "Bind")])
+        if let (source, shape) = newest.firstPresent(SchedulerSourceCatalog.legacyBindingSources) {
+            let bindLabel = LatencyLabel("extension_point", "Bind")
+            switch shape {
+            case .histogram:
+                sourceInfo.append(Self.sourceInfoSample(kind: "extension_point", metric: source.name))
+                covered.insert("Bind")
+                if let window {
+                    let all = window.histogramIncrease(source) { _ in "" }
+                    samples += quantileSamples(all[""], labels: [bindLabel])
+                }
+            case .summary:
+                if let series = newest.summaries[source.name], series.count == 1 {
+                    sourceInfo.append(Self.sourceInfoSample(kind: "extension_point", metric: source.name))
+                    covered.insert("Bind")
+                    samples += summarySamples(series[0], source: source, labels: [bindLabel])
+                }
+            case .scalar:
+                break
             }
         }
         if let (source, shape) = newest.firstPresent(SchedulerSourceCatalog.legacyOperationSummaries), shape == .summary {

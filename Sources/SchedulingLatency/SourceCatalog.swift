@@ -49,7 +49,7 @@ public enum SchedulerSourceCatalog {
     public static let extensionPointFamily = LatencySourceFamily(
         name: "scheduler_framework_extension_point_duration_seconds")
 
-    /// Before the framework, binding had its own histogram.
+    /// Before the framework, binding had its own histogram (a summary in the earliest releases).
     public static let legacyBindingSources: [LatencySourceFamily] = [
         .init(name: "scheduler_binding_duration_seconds"),  // 1.14-1.19
         .init(name: "scheduler_binding_latency_microseconds", secondsPerUnit: 1e-6),  // <= 1.13
