@@ -76,7 +76,7 @@ struct Parser {
     }
 
     func text(_ start: Int, _ end: Int, limit: Int = 64) -> String {
-        let end = min(end, count, start + limit)
+        let end = min(end, count, end - start > limit ? start + limit : end)
         return String(decoding: UnsafeBufferPointer(start: base + start, count: max(0, end - start)), as: UTF8.self)
     }
 

@@ -27,6 +27,11 @@ func parseOnce(_ bytes: [UInt8]) throws(ParseError) -> Int {
     return document.sampleCount &+ document.familyCount
 }
 
+func printToStandardError(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
 func seconds(_ duration: Duration) -> Double {
     let (whole, attoseconds) = duration.components
     return Double(whole) + Double(attoseconds) / 1e18
@@ -69,7 +74,7 @@ for path in paths {
         let tenths = Int((megabytesPerSecond * 10).rounded())
         print("\(path) \(bytes.count) \(tenths / 10).\(tenths % 10)")
         // Details go to stderr so stdout stays three columns: FILE BYTES MB/s.
-        fputs("\(path): \(Int(perParse.rounded())) us/parse over \(runs) parses (checksum \(checksum % 1000))\n", stderr)
+        printToStandardError("\(path): \(Int(perParse.rounded())) us/parse over \(runs) parses (checksum \(checksum % 1000))")
     } catch {
         print("\(path): parse error \(error)")
         failed = true
