@@ -1,6 +1,7 @@
 import CurlHTTP
 import Exposition
 import Logging
+import SchedulingLatency
 
 /// Polls one target forever on its interval and publishes a snapshot after every cycle. Each
 /// target has its own poller task, so a slow or dead target never delays another one.
@@ -17,12 +18,16 @@ public actor TargetPoller {
     private var lastSuccess: Double?
     private var wasUp: Bool?
     private var lastManifestProblem: String?
+    /// Bucket counts of earlier polls, for the windowed quantiles and rates.
+    private var latency: LatencyTracker
 
     public init(target: TargetConfig, client: CurlClient, store: SnapshotStore, checks: [any Check] = Checks.all, logger: Logger) {
         self.target = target
         self.checks = checks
         self.store = store
         self.logger = logger
+        self.latency = LatencyTracker(configuration: LatencyTrackerConfiguration(
+            window: target.latency.window.seconds, quantiles: target.latency.quantiles))
         self.cycle = PollCycle(target: target, client: client,
                                token: target.bearerTokenFile.map(BearerTokenFile.init(path:)), logger: logger)
     }
@@ -65,6 +70,8 @@ public actor TargetPoller {
             findings += output.findings
         }
         families += SecurityFindingFamilies.render(findings)
+        if let document = poll.metrics { latency.record(document, at: poll.startedAt) }
+        families += latency.report().outputFamilies
 
         var targetLabels = [("target", target.name)]
         targetLabels += target.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
