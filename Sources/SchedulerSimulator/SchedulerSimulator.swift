@@ -30,6 +30,8 @@ public final class SchedulerSimulator: Sendable {
     }
 
     private let running = Mutex<Running?>(nil)
+    /// The engine of the latest run, kept after stop() so its recorded requests stay readable.
+    private let latestEngine = Mutex<SimulatorEngine?>(nil)
 
     public init(configuration: SimulatorConfiguration) {
         self.configuration = configuration
@@ -80,6 +82,7 @@ public final class SchedulerSimulator: Sendable {
             engine: engine, group: group, channels: channels, listeners: listeners, material: material,
             loadTask: loadTask)
         running.withLock { $0 = state }
+        latestEngine.withLock { $0 = engine }
         return listeners
     }
 
@@ -100,13 +103,14 @@ public final class SchedulerSimulator: Sendable {
     /// The certificate files in use (generated ones include a ready exporter client certificate).
     public var servingMaterial: ServingMaterial? { running.withLock { $0?.material } }
 
-    /// Every request answered since start (or the last `clearRecordedRequests()`), oldest first.
+    /// Every request answered since the latest start (or `clearRecordedRequests()`), oldest first; still
+    /// readable after `stop()`.
     public func recordedRequests() -> [RecordedRequest] {
-        running.withLock { $0?.engine }?.recordedRequests() ?? []
+        latestEngine.withLock { $0 }?.recordedRequests() ?? []
     }
 
     public func clearRecordedRequests() {
-        running.withLock { $0?.engine }?.clearRecordedRequests()
+        latestEngine.withLock { $0 }?.clearRecordedRequests()
     }
 
     /// Load mode: advance the load by whole ticks now, independent of the timer.
