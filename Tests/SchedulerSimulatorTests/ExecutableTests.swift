@@ -33,7 +33,7 @@ enum SimulatorBinary {
 
         // Read until the listener lines and the certificate line arrived.
         var output = ""
-        while !output.contains("serving certificate") {
+        while !output.contains("exporter client certificate") {
             let chunk = stdout.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             output += String(decoding: chunk, as: UTF8.self)
@@ -53,12 +53,17 @@ enum SimulatorBinary {
             secureURL + "/configz", arguments: ["-H", "Authorization: Bearer \(RunningSimulator.exporterToken)"])
         #expect(token.status == 200)
         #expect(try curl.fetch(insecureURL + "/metrics").status == 200)
+        let clientLine = try #require(lines.first { $0.hasPrefix("scheduler-simulator exporter client certificate ") })
+        let clientFields = clientLine.split(separator: " ").map(String.init)
+        let withCertificate = try curl.fetch(
+            secureURL + "/debug/pprof/", arguments: ["--cert", clientFields[4], "--key", clientFields[6]])
+        #expect(withCertificate.status == 200)
 
         process.terminate()  // SIGTERM
         process.waitUntilExit()
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
         let log = String(decoding: FileManager.default.contents(atPath: scratch.file("requests.jsonl")) ?? Data(), as: UTF8.self)
-        #expect(log.split(separator: "\n").count == 3)
+        #expect(log.split(separator: "\n").count == 4)
     }
 }
