@@ -66,6 +66,7 @@ public final class SchedulerSimulator: Sendable {
             for channel in channels { try? await channel.close() }
             try? await group.shutdownGracefully()
             engine.closeLog()
+            if let temporary = material.temporaryDirectory { try? FileManager.default.removeItem(atPath: temporary) }
             throw error
         }
 
@@ -96,6 +97,9 @@ public final class SchedulerSimulator: Sendable {
         for channel in state.channels { try? await channel.close() }
         try await state.group.shutdownGracefully()
         state.engine.closeLog()
+        if let temporary = state.material.temporaryDirectory {
+            try? FileManager.default.removeItem(atPath: temporary)
+        }
     }
 
     public var listeners: [SimulatorListener] { running.withLock { $0?.listeners ?? [] } }

@@ -87,7 +87,7 @@ struct ExpositionSnapshot {
             $0.loadInterval = nil
             $0.loadSeed = 42
         }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let captured = try Captures.file(.defaultAfterLoad, "metrics.txt")
         let start = try running.curl.fetch(
             running.baseURL + "/metrics", arguments: running.caller(.exporterToken).curlArguments)
@@ -155,7 +155,7 @@ struct ExpositionSnapshot {
             $0.loadInterval = nil
             $0.restartAtTick = 3
         }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let (initial, initialHeaders) = try metrics(running)
         let attempts = "scheduler_schedule_attempts_total"
         let histogramCount = "scheduler_scheduling_attempt_duration_seconds_count"
@@ -192,7 +192,7 @@ struct ExpositionSnapshot {
             $0.load = true
             $0.loadInterval = .milliseconds(50)
         }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let capturedCount = ExpositionSnapshot(try Captures.file(.defaultAfterLoad, "metrics.txt"))
             .value("scheduler_schedule_attempts_total", Self.scheduledAttempts)!
         // Bounded wait for the timer; what is asserted is growth, not how fast it came.

@@ -10,7 +10,7 @@ import Testing
             $0.profiling = false
             $0.contentionProfiling = false
         }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let base = running.baseURL
         let transfers = try running.curl.fetch(
             [base + "/debug/pprof/", base + "/configz", base + "/flagz", base + "/debug/pprof/profile?seconds=1"],
@@ -34,7 +34,7 @@ import Testing
 
     @Test func profilingOffOnDefaultMatchesTheProfilingFalseCapture() async throws {
         let running = try await RunningSimulator.start { $0.profiling = false }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let transfer = try running.curl.fetch(
             running.baseURL + "/configz", arguments: running.caller(.exporterToken).curlArguments)
         #expect(transfer.body == (try Captures.file(.profilingFalse, "configz.json")))
@@ -54,7 +54,7 @@ import Testing
         let running = try await RunningSimulator.start {
             $0.featureGates = ["ComponentFlagz": true, "ComponentStatusz": true, "AllAlpha": true]
         }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let base = running.baseURL
         let transfers = try running.curl.fetch(
             [base + "/flagz", base + "/statusz", base + "/metrics"], arguments: running.caller(.exporterToken).curlArguments)
@@ -75,7 +75,7 @@ import Testing
         let running = try await RunningSimulator.start {
             $0.alwaysAllowPaths = ["/healthz", "/readyz", "/livez", "/metrics"]
         }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let transfers = try running.curl.fetch([running.baseURL + "/metrics", running.baseURL + "/metrics/slis"])
         #expect(transfers.map(\.status) == [200, 403])
         #expect(transfers[0].body == (try Captures.file(.default, "metrics.txt")))
@@ -87,7 +87,7 @@ import Testing
         let older = "# TYPE scheduler_e2e_scheduling_duration_seconds histogram\nscheduler_e2e_scheduling_duration_seconds_count 3\n"
         try Data(older.utf8).write(to: URL(fileURLWithPath: scratch.file("old.txt")))
         let running = try await RunningSimulator.start { $0.metricsFile = scratch.file("old.txt") }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let transfer = try running.curl.fetch(
             running.baseURL + "/metrics", arguments: running.caller(.exporterToken).curlArguments)
         #expect(transfer.body == Data(older.utf8))

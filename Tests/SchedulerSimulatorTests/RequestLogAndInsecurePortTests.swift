@@ -7,7 +7,7 @@ import Testing
         let logScratch = try ScratchDirectory()
         let logPath = logScratch.file("requests.jsonl")
         let running = try await RunningSimulator.start { $0.requestLogFile = logPath }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let base = running.baseURL
         _ = try running.curl.fetch([base + "/healthz", base + "/livez?verbose"])
         _ = try running.curl.fetch(base + "/metrics", arguments: running.caller(.exporterToken).curlArguments)
@@ -37,7 +37,7 @@ import Testing
 
     @Test func recordedRequestsWhileRunning() async throws {
         let running = try await RunningSimulator.start()
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         _ = try running.curl.fetch(running.baseURL + "/healthz")
         _ = try running.curl.fetch(running.baseURL + "/metrics", arguments: running.caller(.nobodyToken).curlArguments)
         let recorded = running.simulator.recordedRequests()
@@ -52,7 +52,7 @@ import Testing
 
     @Test func insecurePortServesMetricsAndPprofWithoutAuth() async throws {
         let running = try await RunningSimulator.start { $0.insecurePort = 0 }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let insecure = try #require(running.listeners.first { !$0.secure })
         #expect(insecure.url.hasPrefix("http://127.0.0.1:"))
         let transfers = try running.curl.fetch(
@@ -74,7 +74,7 @@ import Testing
             $0.insecurePort = 0
             $0.profiling = false
         }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let insecure = try #require(running.listeners.first { !$0.secure })
         let transfers = try running.curl.fetch([insecure.url + "/debug/pprof/", insecure.url + "/metrics"])
         #expect(transfers.map(\.status) == [404, 200])

@@ -42,7 +42,9 @@ final class ScratchDirectory: Sendable {
 
     func file(_ name: String) -> String { path + "/" + name }
 
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+
+    deinit { remove() }
 }
 
 /// Runs a command to completion, returning its exit status and output.
@@ -177,7 +179,20 @@ final class RunningSimulator: Sendable {
         self.curl = Curl(caFile: material.caCertificatePath ?? material.certificatePath, scratch: scratch)
     }
 
-    func stop() async throws { try await simulator.stop() }
+    /// Stops the simulator and removes its scratch directory before returning (a deinit may come too late:
+    /// the test process can exit first).
+    func stop() async throws {
+        try await simulator.stop()
+        scratch.remove()
+    }
+
+    /// For `defer`: removes the scratch directory now and stops the simulator in the background, so a test
+    /// that throws leaves nothing behind on disk.
+    func cleanUp() {
+        scratch.remove()
+        let simulator = simulator
+        Task { try? await simulator.stop() }
+    }
 
     func caller(_ kind: CredentialKind) -> Caller {
         switch kind {

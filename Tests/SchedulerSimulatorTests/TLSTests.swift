@@ -7,7 +7,7 @@ import Testing
 
     @Test func servingCertificateCoversLoopbackNamesAndIsCASigned() async throws {
         let running = try await RunningSimulator.start { $0.bindAddresses = ["127.0.0.1", "127.0.0.2"] }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let text = try openssl(["x509", "-in", running.material.certificatePath, "-noout", "-text"]).stdoutText
         for name in ["IP Address:127.0.0.1", "IP Address:127.0.0.2", "DNS:localhost", "DNS:kube-scheduler"] {
             #expect(text.contains(name), "SAN \(name)")
@@ -28,7 +28,7 @@ import Testing
 
     @Test func expiredCertificateFailsVerification() async throws {
         let running = try await RunningSimulator.start { $0.certificateExpired = true }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         #expect(try openssl(["x509", "-in", running.material.certificatePath, "-noout", "-checkend", "0"]).status != 0)
         #expect(try running.curl.exitStatus(running.baseURL + "/healthz") == 60)
         #expect(try running.curl.fetch(running.baseURL + "/healthz", arguments: ["--insecure"]).status == 200)
@@ -63,7 +63,7 @@ import Testing
 
     @Test func tls11OnlyListener() async throws {
         let running = try await RunningSimulator.start { $0.tlsMaximumVersion = .tls11 }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         // Debian's OpenSSL refuses TLS 1.1 at its default security level: the handshake fails.
         #expect(try running.curl.exitStatus(running.baseURL + "/healthz") == 35)
         let legacy = try running.curl.fetch(
@@ -75,7 +75,7 @@ import Testing
 
     @Test func tls12MaximumRefusesTLS13OnlyClients() async throws {
         let running = try await RunningSimulator.start { $0.tlsMaximumVersion = .tls12 }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         #expect(try running.curl.exitStatus(running.baseURL + "/healthz", arguments: ["--tlsv1.3"]) == 35)
         #expect(try running.curl.fetch(running.baseURL + "/healthz", arguments: ["--tls-max", "1.2"]).status == 200)
         try await running.stop()
@@ -96,7 +96,7 @@ import Testing
                 notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(86400))
         }
         let running = try await RunningSimulator.start { $0.clientCAFile = scratch.file("trusted-ca.crt") }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         #expect(running.material.exporterClientCertificatePath == nil)
         let trusted = try running.curl.fetch(
             running.baseURL + "/metrics", arguments: ["--cert", scratch.file("trusted.crt"), "--key", scratch.file("trusted.key")])
@@ -131,10 +131,29 @@ import Testing
             $0.tlsCertificateFile = scratch.file("own.crt")
             $0.tlsPrivateKeyFile = scratch.file("own.key")
         }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         #expect(running.material.caCertificatePath == nil)
         let curl = Curl(caFile: scratch.file("ca.crt"), scratch: scratch)
         #expect(try curl.fetch(running.baseURL + "/healthz").status == 200)
         try await running.stop()
+    }
+}
+
+@Suite struct TemporaryMaterialTests {
+    @Test func withoutCertDirTheGeneratedMaterialLivesUntilStop() async throws {
+        var configuration = SimulatorConfiguration()
+        configuration.securePort = 0
+        let simulator = SchedulerSimulator(configuration: configuration)
+        let listeners = try await simulator.start()
+        let material = try #require(simulator.servingMaterial)
+        let directory = URL(fileURLWithPath: material.certificatePath).deletingLastPathComponent().path
+        #expect(FileManager.default.fileExists(atPath: material.certificatePath))
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let curl = Curl(caFile: try #require(material.caCertificatePath), scratch: scratch)
+        #expect(try curl.fetch(listeners[0].url + "/livez").status == 200)
+        try await simulator.stop()
+        #expect(!FileManager.default.fileExists(atPath: directory))
+        #expect(simulator.servingMaterial == nil)
     }
 }

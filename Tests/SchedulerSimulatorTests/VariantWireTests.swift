@@ -7,7 +7,7 @@ import Testing
     @Test(arguments: SimulatorVariant.allCases)
     func everyTableCellOverTheWire(variant: SimulatorVariant) async throws {
         let running = try await RunningSimulator.start { $0.variant = variant }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let table = try Captures.table(variant)
         let urls = table.targets.map { running.baseURL + $0 }
         for kind in CredentialKind.allCases {
@@ -24,7 +24,7 @@ import Testing
     @Test(arguments: SimulatorVariant.allCases)
     func capturedBodiesByteForByte(variant: SimulatorVariant) async throws {
         let running = try await RunningSimulator.start { $0.variant = variant }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let files: [(path: String, file: String)] = [
             ("/metrics", "metrics.txt"), ("/metrics/slis", "metrics-slis.txt"),
             ("/healthz?verbose", "healthz-verbose.txt"), ("/livez?verbose", "livez-verbose.txt"),
@@ -46,7 +46,7 @@ import Testing
 
     @Test func metricsHeadersAsCaptured() async throws {
         let running = try await RunningSimulator.start()
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let transfer = try running.curl.fetch(
             running.baseURL + "/metrics", arguments: running.caller(.exporterToken).curlArguments)
         let captured = FixtureCatalog.parseHeaders([UInt8](try Captures.file(.default, "metrics-headers.txt")))
@@ -82,7 +82,7 @@ import Testing
 
     @Test func http11ServesTheSameAsHTTP2() async throws {
         let running = try await RunningSimulator.start()
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         let arguments = running.caller(.exporterToken).curlArguments
         let h1 = try running.curl.fetch(running.baseURL + "/metrics", arguments: arguments + ["--http1.1"])
         let h2 = try running.curl.fetch(running.baseURL + "/metrics", arguments: arguments)
@@ -97,7 +97,7 @@ import Testing
 
     @Test func bind127002RefusesLoopback127001() async throws {
         let running = try await RunningSimulator.start { $0.variant = .bind127002 }
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         #expect(running.listeners.map(\.host) == ["127.0.0.2"])
         let port = running.secure.port
         let table = try Captures.table(.bind127002)
@@ -113,7 +113,7 @@ import Testing
 
     @Test func defaultBindRefuses127002() async throws {
         let running = try await RunningSimulator.start()
-        defer { Task { try? await running.stop() } }
+        defer { running.cleanUp() }
         #expect(running.listeners.map(\.host) == ["127.0.0.1"])
         let port = running.secure.port
         for probe in try Captures.table(.default).bindProbes {
