@@ -46,6 +46,8 @@ def wait_until(condition, timeout, what, interval=0.25):
                 return value
         except Exception as error:  # the process may not be listening yet
             last_error = error
+            if isinstance(error, RuntimeError):  # a process died: waiting longer cannot help
+                raise
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
 

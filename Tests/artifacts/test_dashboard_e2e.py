@@ -105,7 +105,11 @@ def stack(tmp_path_factory):
             status, body = http_get(exporter_url + "/metrics")
             return status == 200 and 'kube_scheduler_up{' in body and body
 
-        wait_until(lambda: http_get(exporter_url + "/healthz")[0] == 200, 60, "exporter /healthz")
+        def exporter_healthy():
+            exporter.check_running()
+            return http_get(exporter_url + "/healthz")[0] == 200
+
+        wait_until(exporter_healthy, 60, "exporter /healthz")
         exposition = wait_until(exporter_polled, 60, "exporter /metrics with kube_scheduler_up")
 
         prometheus = Prometheus(work / "prometheus", scrape_targets=[f"127.0.0.1:{exporter_port}"])
