@@ -129,13 +129,15 @@ def stack(tmp_path_factory):
 
 
 def serving_ca(cert_dir):
-    """The certificate the exporter verifies the simulator with: a CA file in the cert dir if
-    the simulator wrote one, else its self-signed serving certificate."""
+    """The certificate the exporter verifies the simulator with: the simulator's `ca.crt`
+    (it signs `serving.crt`), else another CA it wrote, else its self-signed serving cert."""
     certificates = sorted(p for p in Path(cert_dir).rglob("*") if p.suffix in (".crt", ".pem")
                           and "BEGIN CERTIFICATE" in p.read_text(errors="replace"))
     assert certificates, f"the simulator wrote no certificate into {cert_dir}"
-    authorities = [p for p in certificates if "ca" in p.stem.lower().replace("scheduler", "")]
-    return (authorities or certificates)[0]
+    exact = [p for p in certificates if p.name == "ca.crt"]
+    authorities = [p for p in certificates if "ca" in p.stem.lower().replace("scheduler", "")
+                   and "client" not in p.stem.lower()]
+    return (exact or authorities or certificates)[0]
 
 
 def resolved_variables(prometheus):
