@@ -5,6 +5,7 @@ Binaries come from KSE_BIN_DIR (default `.build/debug`); the test skips, saying 
 they are missing. `test_queries_are_valid_promql` needs Prometheus alone and always runs.
 """
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -128,6 +129,10 @@ def stack(tmp_path_factory):
             process.stop()
 
 
+def metric_name(selector):
+    return selector.split("{", 1)[0]
+
+
 def serving_ca(cert_dir):
     """The certificate the exporter verifies the simulator with: the simulator's `ca.crt`
     (it signs `serving.crt`), else another CA it wrote, else its self-signed serving cert."""
@@ -164,7 +169,7 @@ def test_every_dashboard_query_answers(stack):
     prometheus = stack["prometheus"]
     variables = resolved_variables(prometheus)
     assert variables["job"] == f"({EXPORTER_JOB})"
-    errors, empty, checked = [], [], 0
+    errors, empty, checked, without_series = [], [], 0, []
     for title, target in dashboard_targets():
         expr = substitute(target["expr"], variables)
         answer = query_answer(prometheus, target, expr)
@@ -179,6 +184,11 @@ def test_every_dashboard_query_answers(stack):
         missing = [s for s in selectors(expr) if not has_data(prometheus.query(s))]
         if not missing:
             empty.append(f"{title!r} returned no data although all its series exist:\n    {expr}")
+        else:
+            without_series.append(f"{title} (absent: {', '.join(sorted(set(map(metric_name, missing))))})")
+    # Shown with `pytest -s`: which panels this simulator variant leaves empty, and why.
+    print(f"\n{checked} panel queries, {checked - len(without_series)} with data; "
+          f"empty because the series do not exist:\n  " + "\n  ".join(without_series))
     assert checked > 30
     assert not errors, "queries failed:\n" + "\n".join(errors)
     assert not empty, "\n".join(empty)
@@ -221,3 +231,48 @@ def test_token_never_reaches_prometheus_or_logs(stack):
     assert token not in stack["exposition"]
     for process in stack["processes"]:
         assert token not in process.output(last=100000), f"{process.name} logged the bearer token"
+
+
+def test_default_variant_findings_reach_the_alerts(stack):
+    """The captured kubeadm-like scheduler runs with profiling on (upstream default): the
+    exporter must see it and the rules must pick it up (pending, as `for:` has not elapsed)."""
+    prometheus = stack["prometheus"]
+
+    def active():
+        alerts = prometheus.api("/api/v1/alerts")["data"]["alerts"]
+        return {(a["labels"]["alertname"], a["labels"].get("cis_id", "")): a["state"] for a in alerts}
+
+    alerts = wait_until(lambda: (found := active()) and ("KubeSchedulerProfilingEnabled", "") in found
+                        and found, 30, "KubeSchedulerProfilingEnabled to become active")
+    assert alerts[("KubeSchedulerProfilingEnabled", "")] in ("pending", "firing")
+    assert alerts.get(("KubeSchedulerSecurityCheckFailing", "1.4.1")) in ("pending", "firing"), alerts
+
+
+MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+
+
+def test_dashboard_and_rule_labels_exist_on_their_metrics(stack):
+    """Catches label typos that an empty answer alone would excuse: every label a query
+    requires (a matcher that cannot match an absent label) must exist on that metric when the
+    metric itself exists."""
+    prometheus = stack["prometheus"]
+    variables = resolved_variables(prometheus)
+    labels_of = {}
+    queries = [(title, substitute(t["expr"], variables)) for title, t in dashboard_targets()]
+    queries += list(rule_expressions())
+    problems = []
+    for title, expr in queries:
+        for selector in selectors(expr):
+            name = metric_name(selector)
+            if name not in labels_of:
+                series = prometheus.api("/api/v1/series", **{"match[]": name})["data"]
+                labels_of[name] = {label for s in series for label in s}
+            if not labels_of[name]:
+                continue  # this variant does not produce the metric at all
+            for label, op, value in MATCHER.findall(selector[len(name):]):
+                pattern = value.replace("\\\\", "\\")
+                requires_label = ((op == "=" and value != "")
+                                  or (op == "=~" and re.fullmatch(pattern, "") is None))
+                if requires_label and label not in labels_of[name]:
+                    problems.append(f"{title}: {name} has no label {label!r} ({selector})")
+    assert not problems, "\n".join(sorted(set(problems)))
