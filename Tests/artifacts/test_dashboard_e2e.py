@@ -70,8 +70,8 @@ def loaded_rules(prometheus):
     return rules if evaluated else None
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def run_stack(work, simulator_args=(), exporter_args=()):
+    """Generator: simulator -> exporter -> Prometheus, yielding once all have data."""
     missing = [str(path) for path in (EXPORTER, SIMULATOR) if not path.is_file()]
     if missing:
         pytest.skip(f"binaries not built: {', '.join(missing)} "
@@ -79,7 +79,6 @@ def stack(tmp_path_factory):
                     "or set KSE_BIN_DIR)")
     if shutil.which("prometheus") is None:
         pytest.skip("prometheus not on PATH (apt-get install -y prometheus)")
-    work = tmp_path_factory.mktemp("stack")
     cert_dir = work / "certs"
     cert_dir.mkdir()
     token_file = work / "token"
@@ -88,8 +87,8 @@ def stack(tmp_path_factory):
     processes = []
     try:
         simulator = Process("scheduler-simulator", [
-            SIMULATOR, "--variant", "default", "--secure-port", "0", "--bind-address", "127.0.0.1",
-            "--cert-dir", cert_dir, "--token-file", token_file])
+            SIMULATOR, "--secure-port", "0", "--bind-address", "127.0.0.1",
+            "--cert-dir", cert_dir, "--token-file", token_file, *simulator_args])
         processes.append(simulator)
         url = simulator.wait_for_line(r"listening on (https://127\.0\.0\.1:\d+)", 60).group(1)
         ca_file = serving_ca(cert_dir)
@@ -97,7 +96,8 @@ def stack(tmp_path_factory):
         exporter_port = free_port()
         exporter = Process("kube-scheduler-exporter", [
             EXPORTER, "--target", url, "--ca-file", ca_file, "--bearer-token-file", token_file,
-            "--web.listen-address", f"127.0.0.1:{exporter_port}", "--poll-interval", "1s"])
+            "--web.listen-address", f"127.0.0.1:{exporter_port}", "--poll-interval", "1s",
+            *exporter_args])
         processes.append(exporter)
         exporter_url = f"http://127.0.0.1:{exporter_port}"
 
@@ -127,6 +127,29 @@ def stack(tmp_path_factory):
     finally:
         for process in reversed(processes):
             process.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """A healthy kubeadm-like scheduler: the `default` capture, profiling on (upstream default)."""
+    yield from run_stack(tmp_path_factory.mktemp("default"), ["--variant", "default"])
+
+
+@pytest.fixture(scope="module")
+def insecure_stack(tmp_path_factory):
+    """A badly configured scheduler under load: /metrics open to anonymous users, a serving
+    certificate 5 days from expiry, a legacy plain-HTTP port, growing latency histograms."""
+    insecure_port = free_port()
+    yield from run_stack(
+        tmp_path_factory.mktemp("insecure"),
+        ["--variant", "metrics-always-allowed", "--cert-valid-days", "5",
+         "--insecure-port", str(insecure_port), "--load"],
+        ["--probe.insecure-port", str(insecure_port)])
+
+
+@pytest.fixture(params=["stack", "insecure_stack"])
+def any_stack(request):
+    return request.getfixturevalue(request.param)
 
 
 def metric_name(selector):
@@ -165,8 +188,8 @@ def resolved_variables(prometheus):
     return values
 
 
-def test_every_dashboard_query_answers(stack):
-    prometheus = stack["prometheus"]
+def test_every_dashboard_query_answers(any_stack):
+    prometheus = any_stack["prometheus"]
     variables = resolved_variables(prometheus)
     assert variables["job"] == f"({EXPORTER_JOB})"
     errors, empty, checked, without_series = [], [], 0, []
@@ -205,8 +228,8 @@ def test_core_panels_have_data(stack):
     assert has_data(prometheus.query(f'process_resident_memory_bytes{{job="{EXPORTER_JOB}"}}'))
 
 
-def test_every_rule_evaluates(stack):
-    prometheus = stack["prometheus"]
+def test_every_rule_evaluates(any_stack):
+    prometheus = any_stack["prometheus"]
     failures = [f"{name}: {answer.get('error')}" for name, expr in rule_expressions()
                 if (answer := prometheus.query(expr)).get("status") != "success"]
     assert not failures, "\n".join(failures)
@@ -226,10 +249,10 @@ def test_healthy_simulator_raises_no_availability_alert(stack):
         assert quiet not in names, f"{quiet} is {sorted(names)} against a healthy simulator"
 
 
-def test_token_never_reaches_prometheus_or_logs(stack):
-    token = stack["token"].strip()
-    assert token not in stack["exposition"]
-    for process in stack["processes"]:
+def test_token_never_reaches_prometheus_or_logs(any_stack):
+    token = any_stack["token"].strip()
+    assert token not in any_stack["exposition"]
+    for process in any_stack["processes"]:
         assert token not in process.output(last=100000), f"{process.name} logged the bearer token"
 
 
@@ -251,11 +274,11 @@ def test_default_variant_findings_reach_the_alerts(stack):
 MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
 
 
-def test_dashboard_and_rule_labels_exist_on_their_metrics(stack):
+def test_dashboard_and_rule_labels_exist_on_their_metrics(any_stack):
     """Catches label typos that an empty answer alone would excuse: every label a query
     requires (a matcher that cannot match an absent label) must exist on that metric when the
     metric itself exists."""
-    prometheus = stack["prometheus"]
+    prometheus = any_stack["prometheus"]
     variables = resolved_variables(prometheus)
     labels_of = {}
     queries = [(title, substitute(t["expr"], variables)) for title, t in dashboard_targets()]
@@ -276,3 +299,29 @@ def test_dashboard_and_rule_labels_exist_on_their_metrics(stack):
                 if requires_label and label not in labels_of[name]:
                     problems.append(f"{title}: {name} has no label {label!r} ({selector})")
     assert not problems, "\n".join(sorted(set(problems)))
+
+
+def active_alerts(prometheus):
+    return {(a["labels"]["alertname"], a["labels"].get("path", "")): a["state"]
+            for a in prometheus.api("/api/v1/alerts")["data"]["alerts"]}
+
+
+def test_insecure_scheduler_raises_its_security_alerts(insecure_stack):
+    prometheus = insecure_stack["prometheus"]
+    expected = {("KubeSchedulerAnonymousAccess", "/metrics"), ("KubeSchedulerInsecurePortOpen", ""),
+                ("KubeSchedulerTLSCertificateExpiringCritical", "")}
+    alerts = wait_until(lambda: (found := active_alerts(prometheus)) and expected <= set(found) and found,
+                        30, f"alerts {sorted(expected)} to become active")
+    assert all(alerts[key] in ("pending", "firing") for key in expected)
+    # 5 days left is the critical alert's range, not the warning's.
+    assert ("KubeSchedulerTLSCertificateExpiringSoon", "") not in alerts
+    assert ("KubeSchedulerAnonymousAccess", "/healthz") not in alerts
+    assert ("KubeSchedulerTargetUnreachable", "") not in alerts
+
+
+def test_healthy_scheduler_raises_none_of_those(stack):
+    alerts = active_alerts(stack["prometheus"])
+    for name in ("KubeSchedulerAnonymousAccess", "KubeSchedulerInsecurePortOpen",
+                 "KubeSchedulerTLSCertificateExpiringCritical", "KubeSchedulerTLSCertificateExpired",
+                 "KubeSchedulerAuthenticationNotEnforced", "KubeSchedulerNonLoopbackBind"):
+        assert not any(key[0] == name for key in alerts), f"{name} active against the default capture"
