@@ -54,12 +54,12 @@ final class SimulatorRequestHandler: ChannelInboundHandler, RemovableChannelHand
             let buffer = context.channel.allocator.buffer(bytes: response.body)
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
-        let finished = context.writeAndFlushPromise()
-        if !keepAlive {
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
             let channel = context.channel
-            finished.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: finished)
     }
 
     /// The TLS handler sits on the connection channel, which is the parent of an HTTP/2 stream channel.
@@ -71,10 +71,6 @@ final class SimulatorRequestHandler: ChannelInboundHandler, RemovableChannelHand
         }
         return handler.peerCertificate != nil
     }
-}
-
-private extension ChannelHandlerContext {
-    func writeAndFlushPromise() -> EventLoopPromise<Void> { eventLoop.makePromise() }
 }
 
 /// Closes connections whose TLS handshake or framing failed instead of leaving them open.

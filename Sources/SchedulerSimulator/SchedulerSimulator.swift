@@ -30,6 +30,8 @@ public final class SchedulerSimulator: Sendable {
     }
 
     private let running = Mutex<Running?>(nil)
+    /// The engine of the latest run, kept after stop() so its recorded requests stay readable.
+    private let latestEngine = Mutex<SimulatorEngine?>(nil)
 
     public init(configuration: SimulatorConfiguration) {
         self.configuration = configuration
@@ -64,6 +66,7 @@ public final class SchedulerSimulator: Sendable {
             for channel in channels { try? await channel.close() }
             try? await group.shutdownGracefully()
             engine.closeLog()
+            if let temporary = material.temporaryDirectory { try? FileManager.default.removeItem(atPath: temporary) }
             throw error
         }
 
@@ -80,6 +83,7 @@ public final class SchedulerSimulator: Sendable {
             engine: engine, group: group, channels: channels, listeners: listeners, material: material,
             loadTask: loadTask)
         running.withLock { $0 = state }
+        latestEngine.withLock { $0 = engine }
         return listeners
     }
 
@@ -93,6 +97,9 @@ public final class SchedulerSimulator: Sendable {
         for channel in state.channels { try? await channel.close() }
         try await state.group.shutdownGracefully()
         state.engine.closeLog()
+        if let temporary = state.material.temporaryDirectory {
+            try? FileManager.default.removeItem(atPath: temporary)
+        }
     }
 
     public var listeners: [SimulatorListener] { running.withLock { $0?.listeners ?? [] } }
@@ -100,13 +107,14 @@ public final class SchedulerSimulator: Sendable {
     /// The certificate files in use (generated ones include a ready exporter client certificate).
     public var servingMaterial: ServingMaterial? { running.withLock { $0?.material } }
 
-    /// Every request answered since start (or the last `clearRecordedRequests()`), oldest first.
+    /// Every request answered since the latest start (or `clearRecordedRequests()`), oldest first; still
+    /// readable after `stop()`.
     public func recordedRequests() -> [RecordedRequest] {
-        running.withLock { $0?.engine }?.recordedRequests() ?? []
+        latestEngine.withLock { $0 }?.recordedRequests() ?? []
     }
 
     public func clearRecordedRequests() {
-        running.withLock { $0?.engine }?.clearRecordedRequests()
+        latestEngine.withLock { $0 }?.clearRecordedRequests()
     }
 
     /// Load mode: advance the load by whole ticks now, independent of the timer.

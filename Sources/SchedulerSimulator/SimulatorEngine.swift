@@ -71,6 +71,8 @@ final class SimulatorEngine: Sendable {
     private let state: Mutex<MutableState>
     private let requestLog: Mutex<FileHandle?>
 
+    static let maximumRecordedRequests = 100_000
+
     static let namedProfiles: Set<String> = [
         "allocs", "block", "goroutine", "goroutineleak", "heap", "mutex", "threadcreate",
     ]
@@ -152,7 +154,13 @@ final class SimulatorEngine: Sendable {
             method: request.method, path: request.target, authorization: request.authorization,
             clientCertificate: request.hasClientCertificate, status: status, httpVersion: request.httpVersion,
             listener: request.secure ? "https" : "http")
-        state.withLock { $0.records.append(entry) }
+        state.withLock { state in
+            // Bounded so a simulator polled for hours does not grow without limit; the file log keeps all.
+            if state.records.count >= Self.maximumRecordedRequests {
+                state.records.removeFirst(state.records.count - Self.maximumRecordedRequests + 1)
+            }
+            state.records.append(entry)
+        }
         requestLog.withLock { handle in
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

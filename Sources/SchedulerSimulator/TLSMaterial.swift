@@ -147,6 +147,8 @@ public struct ServingMaterial: Sendable, Equatable {
     /// A ready exporter client certificate, when the simulator made the client CA.
     public var exporterClientCertificatePath: String?
     public var exporterClientKeyPath: String?
+    /// The temporary directory made because no cert dir was configured; removed on stop.
+    var temporaryDirectory: String?
 
     static let servingSubjectAltNames = ["IP:127.0.0.1", "IP:127.0.0.2", "DNS:localhost", "DNS:kube-scheduler"]
 
@@ -166,6 +168,7 @@ public struct ServingMaterial: Sendable, Equatable {
         var material = ServingMaterial(
             certificatePath: path("serving.crt"), keyPath: path("serving.key"), caCertificatePath: path("ca.crt"),
             clientCACertificatePath: path("client-ca.crt"))
+        if configuration.certificateDirectory == nil { material.temporaryDirectory = directory }
 
         if let certificate = configuration.tlsCertificateFile, let key = configuration.tlsPrivateKeyFile {
             material.certificatePath = certificate

@@ -135,6 +135,9 @@ struct SchedulerSimulatorCommand: AsyncParsableCommand {
             var line = "scheduler-simulator serving certificate \(material.certificatePath)"
             if let ca = material.caCertificatePath { line += " ca \(ca)" }
             lines.append(line + "\n")
+            if let certificate = material.exporterClientCertificatePath, let key = material.exporterClientKeyPath {
+                lines.append("scheduler-simulator exporter client certificate \(certificate) key \(key)\n")
+            }
         }
         FileHandle.standardOutput.write(Data(lines.joined().utf8))
         await termination.wait()

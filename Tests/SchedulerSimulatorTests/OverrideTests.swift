@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import SchedulerSimulator
+
+/// Synthesized knobs combined with a variant apply consistently across configz, flagz, pprof and /metrics.
+@Suite(.serialized) struct OverrideTests {
+    @Test func profilingOffAppliesToPprofConfigzAndFlagz() async throws {
+        let running = try await RunningSimulator.start {
+            $0.variant = .zpagesGates
+            $0.profiling = false
+            $0.contentionProfiling = false
+        }
+        defer { running.cleanUp() }
+        let base = running.baseURL
+        let transfers = try running.curl.fetch(
+            [base + "/debug/pprof/", base + "/configz", base + "/flagz", base + "/debug/pprof/profile?seconds=1"],
+            arguments: running.caller(.exporterToken).curlArguments)
+        #expect(transfers.map(\.status) == [404, 200, 200, 404])
+        #expect(transfers[0].body == (try Captures.file(.profilingFalse, "pprof-index.html")))
+        let configz = String(decoding: transfers[1].body, as: UTF8.self)
+        #expect(configz.contains(#""EnableProfiling":false,"EnableContentionProfiling":false"#))
+        let flagz = String(decoding: transfers[2].body, as: UTF8.self).components(separatedBy: "\n")
+        #expect(flagz.contains("profiling false"))
+        #expect(flagz.contains("contention-profiling false"))
+        let captured = String(decoding: try Captures.file(.zpagesGates, "flagz.txt"), as: UTF8.self)
+            .components(separatedBy: "\n")
+        #expect(flagz.count == captured.count)
+        let changed = zip(flagz, captured).filter { $0 != $1 }.map(\.0)
+        #expect(changed == ["contention-profiling false", "profiling false"])
+        // Anonymous callers still cannot tell: authorization comes first.
+        #expect(try running.curl.fetch(base + "/debug/pprof/").status == 403)
+        try await running.stop()
+    }
+
+    @Test func profilingOffOnDefaultMatchesTheProfilingFalseCapture() async throws {
+        let running = try await RunningSimulator.start { $0.profiling = false }
+        defer { running.cleanUp() }
+        let transfer = try running.curl.fetch(
+            running.baseURL + "/configz", arguments: running.caller(.exporterToken).curlArguments)
+        #expect(transfer.body == (try Captures.file(.profilingFalse, "configz.json")))
+        let table = try Captures.table(.profilingFalse)
+        let pprofTargets = table.targets.filter { $0.hasPrefix("/debug/pprof") }
+        for kind in CredentialKind.allCases {
+            let transfers = try running.curl.fetch(
+                pprofTargets.map { running.baseURL + $0 }, arguments: running.caller(kind).curlArguments)
+            for (target, transfer) in zip(pprofTargets, transfers) {
+                #expect(transfer.status == table.status(target: target, credential: kind), "\(target) \(kind)")
+            }
+        }
+        try await running.stop()
+    }
+
+    @Test func featureGatesOpenZpagesAndShowInMetrics() async throws {
+        let running = try await RunningSimulator.start {
+            $0.featureGates = ["ComponentFlagz": true, "ComponentStatusz": true, "AllAlpha": true]
+        }
+        defer { running.cleanUp() }
+        let base = running.baseURL
+        let transfers = try running.curl.fetch(
+            [base + "/flagz", base + "/statusz", base + "/metrics"], arguments: running.caller(.exporterToken).curlArguments)
+        #expect(transfers.map(\.status) == [200, 200, 200])
+        #expect(transfers[1].body == (try Captures.file(.zpagesGates, "statusz.txt")))
+        let flagz = String(decoding: transfers[0].body, as: UTF8.self)
+        #expect(flagz.contains("\nfeature-gates :AllAlpha=true,:ComponentFlagz=true,:ComponentStatusz=true\n"))
+        let metrics = String(decoding: transfers[2].body, as: UTF8.self)
+        #expect(metrics.contains("\nkubernetes_feature_enabled{name=\"ComponentFlagz\",stage=\"ALPHA\"} 1\n"))
+        #expect(metrics.contains("\nkubernetes_feature_enabled{name=\"AllAlpha\",stage=\"ALPHA\"} 1\n"))
+        let captured = String(decoding: try Captures.file(.default, "metrics.txt"), as: UTF8.self)
+        #expect(captured.contains("\nkubernetes_feature_enabled{name=\"ComponentFlagz\",stage=\"ALPHA\"} 0\n"))
+        #expect(metrics.count == captured.count)
+        try await running.stop()
+    }
+
+    @Test func alwaysAllowPathsOverrideExposesMetrics() async throws {
+        let running = try await RunningSimulator.start {
+            $0.alwaysAllowPaths = ["/healthz", "/readyz", "/livez", "/metrics"]
+        }
+        defer { running.cleanUp() }
+        let transfers = try running.curl.fetch([running.baseURL + "/metrics", running.baseURL + "/metrics/slis"])
+        #expect(transfers.map(\.status) == [200, 403])
+        #expect(transfers[0].body == (try Captures.file(.default, "metrics.txt")))
+        try await running.stop()
+    }
+
+    @Test func metricsFileReplacesTheCapturedBody() async throws {
+        let scratch = try ScratchDirectory()
+        let older = "# TYPE scheduler_e2e_scheduling_duration_seconds histogram\nscheduler_e2e_scheduling_duration_seconds_count 3\n"
+        try Data(older.utf8).write(to: URL(fileURLWithPath: scratch.file("old.txt")))
+        let running = try await RunningSimulator.start { $0.metricsFile = scratch.file("old.txt") }
+        defer { running.cleanUp() }
+        let transfer = try running.curl.fetch(
+            running.baseURL + "/metrics", arguments: running.caller(.exporterToken).curlArguments)
+        #expect(transfer.body == Data(older.utf8))
+        try await running.stop()
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import Testing
+@testable import SchedulerSimulator
+
+@Suite(.serialized) struct TLSTests {
+    func openssl(_ arguments: [String]) throws -> CommandResult { try runCommand("/usr/bin/openssl", arguments) }
+
+    @Test func servingCertificateCoversLoopbackNamesAndIsCASigned() async throws {
+        let running = try await RunningSimulator.start { $0.bindAddresses = ["127.0.0.1", "127.0.0.2"] }
+        defer { running.cleanUp() }
+        let text = try openssl(["x509", "-in", running.material.certificatePath, "-noout", "-text"]).stdoutText
+        for name in ["IP Address:127.0.0.1", "IP Address:127.0.0.2", "DNS:localhost", "DNS:kube-scheduler"] {
+            #expect(text.contains(name), "SAN \(name)")
+        }
+        let ca = try #require(running.material.caCertificatePath)
+        #expect(try openssl(["verify", "-CAfile", ca, running.material.certificatePath]).status == 0)
+        // Full verification (chain + name) through each listener, by IP and by DNS name.
+        #expect(running.listeners.count == 2)
+        for listener in running.listeners {
+            #expect(try running.curl.fetch(listener.url + "/healthz").status == 200)
+        }
+        let port = running.listeners[0].port
+        let byName = try running.curl.fetch(
+            "https://localhost:\(port)/healthz", arguments: ["--resolve", "localhost:\(port):127.0.0.1"])
+        #expect(byName.status == 200)
+        try await running.stop()
+    }
+
+    @Test func expiredCertificateFailsVerification() async throws {
+        let running = try await RunningSimulator.start { $0.certificateExpired = true }
+        defer { running.cleanUp() }
+        #expect(try openssl(["x509", "-in", running.material.certificatePath, "-noout", "-checkend", "0"]).status != 0)
+        #expect(try running.curl.exitStatus(running.baseURL + "/healthz") == 60)
+        #expect(try running.curl.fetch(running.baseURL + "/healthz", arguments: ["--insecure"]).status == 200)
+        try await running.stop()
+    }
+
+    @Test func validDaysSetsNotAfterAndReuseFollowsTheKnob() async throws {
+        let scratch = try ScratchDirectory()
+        func start(days: Int?) async throws -> RunningSimulator {
+            try await RunningSimulator.start {
+                $0.certificateDirectory = scratch.file("certs")
+                $0.certificateValidDays = days
+            }
+        }
+        let soon = try await start(days: 5)
+        let path = soon.material.certificatePath
+        #expect(try openssl(["x509", "-in", path, "-noout", "-checkend", String(4 * 86400)]).status == 0)
+        #expect(try openssl(["x509", "-in", path, "-noout", "-checkend", String(6 * 86400)]).status != 0)
+        let firstBytes = FileManager.default.contents(atPath: path)
+        try await soon.stop()
+
+        let again = try await start(days: 5)
+        #expect(FileManager.default.contents(atPath: path) == firstBytes, "same knobs reuse the cert dir")
+        try await again.stop()
+
+        let longer = try await start(days: nil)
+        #expect(FileManager.default.contents(atPath: path) != firstBytes, "changed knobs remake the serving cert")
+        #expect(try openssl(["x509", "-in", path, "-noout", "-checkend", String(300 * 86400)]).status == 0)
+        #expect(try longer.curl.fetch(longer.baseURL + "/healthz").status == 200)
+        try await longer.stop()
+    }
+
+    @Test func tls11OnlyListener() async throws {
+        let running = try await RunningSimulator.start { $0.tlsMaximumVersion = .tls11 }
+        defer { running.cleanUp() }
+        // Debian's OpenSSL refuses TLS 1.1 at its default security level: the handshake fails.
+        #expect(try running.curl.exitStatus(running.baseURL + "/healthz") == 35)
+        let legacy = try running.curl.fetch(
+            running.baseURL + "/healthz",
+            arguments: ["--tlsv1.1", "--tls-max", "1.1", "--ciphers", "DEFAULT@SECLEVEL=0"])
+        #expect(legacy.status == 200)
+        try await running.stop()
+    }
+
+    @Test func tls12MaximumRefusesTLS13OnlyClients() async throws {
+        let running = try await RunningSimulator.start { $0.tlsMaximumVersion = .tls12 }
+        defer { running.cleanUp() }
+        #expect(try running.curl.exitStatus(running.baseURL + "/healthz", arguments: ["--tlsv1.3"]) == 35)
+        #expect(try running.curl.fetch(running.baseURL + "/healthz", arguments: ["--tls-max", "1.2"]).status == 200)
+        try await running.stop()
+    }
+
+    @Test func clientCertificatesFromTheConfiguredCAOnly() async throws {
+        let scratch = try ScratchDirectory()
+        let tool = OpenSSLCertificateTool()
+        let now = Date()
+        for name in ["trusted", "foreign"] {
+            try tool.makeCertificateAuthority(
+                certificatePath: scratch.file("\(name)-ca.crt"), keyPath: scratch.file("\(name)-ca.key"),
+                commonName: "\(name) client CA")
+            try tool.issueCertificate(
+                caCertificatePath: scratch.file("\(name)-ca.crt"), caKeyPath: scratch.file("\(name)-ca.key"),
+                certificatePath: scratch.file("\(name).crt"), keyPath: scratch.file("\(name).key"),
+                commonName: "exporter", subjectAltNames: [], usage: .client,
+                notBefore: now.addingTimeInterval(-60), notAfter: now.addingTimeInterval(86400))
+        }
+        let running = try await RunningSimulator.start { $0.clientCAFile = scratch.file("trusted-ca.crt") }
+        defer { running.cleanUp() }
+        #expect(running.material.exporterClientCertificatePath == nil)
+        let trusted = try running.curl.fetch(
+            running.baseURL + "/metrics", arguments: ["--cert", scratch.file("trusted.crt"), "--key", scratch.file("trusted.key")])
+        #expect(trusted.status == 200)
+        #expect(trusted.httpVersion == "2")
+        // Like Go's VerifyClientCertIfGiven: a certificate from another CA fails the handshake.
+        let foreign = try running.curl.exitStatus(
+            running.baseURL + "/metrics", arguments: ["--cert", scratch.file("foreign.crt"), "--key", scratch.file("foreign.key")])
+        #expect(foreign != 0)
+        // A valid client certificate outranks a bad token, as x509 runs before token authentication.
+        let both = try running.curl.fetch(running.baseURL + "/metrics", arguments: [
+            "--cert", scratch.file("trusted.crt"), "--key", scratch.file("trusted.key"),
+            "-H", "Authorization: Bearer \(RunningSimulator.badToken)",
+        ])
+        #expect(both.status == 200)
+        let log = running.simulator.recordedRequests()
+        #expect(log.filter(\.clientCertificate).count == 2)
+        try await running.stop()
+    }
+
+    @Test func providedServingCertificateIsUsed() async throws {
+        let scratch = try ScratchDirectory()
+        let tool = OpenSSLCertificateTool()
+        try tool.makeCertificateAuthority(
+            certificatePath: scratch.file("ca.crt"), keyPath: scratch.file("ca.key"), commonName: "own CA")
+        try tool.issueCertificate(
+            caCertificatePath: scratch.file("ca.crt"), caKeyPath: scratch.file("ca.key"),
+            certificatePath: scratch.file("own.crt"), keyPath: scratch.file("own.key"), commonName: "own",
+            subjectAltNames: ["IP:127.0.0.1"], usage: .server, notBefore: Date().addingTimeInterval(-60),
+            notAfter: Date().addingTimeInterval(86400))
+        let running = try await RunningSimulator.start {
+            $0.tlsCertificateFile = scratch.file("own.crt")
+            $0.tlsPrivateKeyFile = scratch.file("own.key")
+        }
+        defer { running.cleanUp() }
+        #expect(running.material.caCertificatePath == nil)
+        let curl = Curl(caFile: scratch.file("ca.crt"), scratch: scratch)
+        #expect(try curl.fetch(running.baseURL + "/healthz").status == 200)
+        try await running.stop()
+    }
+}
+
+@Suite struct TemporaryMaterialTests {
+    @Test func withoutCertDirTheGeneratedMaterialLivesUntilStop() async throws {
+        var configuration = SimulatorConfiguration()
+        configuration.securePort = 0
+        let simulator = SchedulerSimulator(configuration: configuration)
+        let listeners = try await simulator.start()
+        let material = try #require(simulator.servingMaterial)
+        let directory = URL(fileURLWithPath: material.certificatePath).deletingLastPathComponent().path
+        #expect(FileManager.default.fileExists(atPath: material.certificatePath))
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let curl = Curl(caFile: try #require(material.caCertificatePath), scratch: scratch)
+        #expect(try curl.fetch(listeners[0].url + "/livez").status == 200)
+        try await simulator.stop()
+        #expect(!FileManager.default.fileExists(atPath: directory))
+        #expect(simulator.servingMaterial == nil)
+    }
+}
