@@ -64,7 +64,10 @@ final class Transfer {
         let target: TargetURL
         switch TargetURL.parse(request.url, serverName: request.tls.serverName) {
         case .success(let parsed): target = parsed
-        case .failure(let error): return .failure(error)
+        case .failure(let error):
+            // Only a caller's mistake puts the token into the URL, but the message must not show it.
+            return .failure(HTTPClientError(
+                kind: error.kind, message: error.message.redacting(request.bearerToken?.value)))
         }
         if let token = request.bearerToken?.value, token.contains(where: \.isNewline) || token.contains("\0") {
             return .failure(HTTPClientError(kind: .other, message: "bearer token contains a line break (\(target.display))"))
@@ -77,7 +80,8 @@ final class Transfer {
             return .failure(HTTPClientError(kind: .other, message: "curl_easy_init failed (\(target.display))"))
         }
         let transfer = Transfer(
-            id: id, easy: easy, completion: .http(continuation), displayURL: target.display,
+            id: id, easy: easy, completion: .http(continuation),
+            displayURL: target.display.redacting(request.bearerToken?.value),
             tokenForRedaction: request.bearerToken?.value, maxBodyBytes: max(0, request.maxBodyBytes))
         if let failure = transfer.configureHTTP(request, target: target) {
             return .failure(failure)
@@ -271,16 +275,20 @@ final class Transfer {
     }
 
     private func httpError(_ code: CURLcode) -> HTTPClientError {
+        let kind: HTTPClientError.Kind
+        let text: String
         if bodyTooLarge || code == CURLE_FILESIZE_EXCEEDED {
-            return HTTPClientError(kind: .bodyTooLarge, message: "response body exceeds \(maxBodyBytes) bytes (\(displayURL))")
+            (kind, text) = (.bodyTooLarge, "response body exceeds \(maxBodyBytes) bytes")
+        } else if headersTooLarge {
+            (kind, text) = (.protocolError, "response headers exceed \(Self.maxHeaderBytes) bytes")
+        } else {
+            kind = CurlErrorClassifier.kind(
+                of: code, osErrno: longInfo(CURLINFO_OS_ERRNO), connected: offInfo(CURLINFO_CONNECT_TIME_T) > 0,
+                receivedResponse: longInfo(CURLINFO_RESPONSE_CODE) > 0,
+                usedTLS: displayURL.lowercased().hasPrefix("https:"))
+            text = errorText(code)
         }
-        if headersTooLarge {
-            return HTTPClientError(kind: .protocolError, message: "response headers exceed \(Self.maxHeaderBytes) bytes (\(displayURL))")
-        }
-        let kind = CurlErrorClassifier.kind(
-            of: code, osErrno: longInfo(CURLINFO_OS_ERRNO), connected: offInfo(CURLINFO_CONNECT_TIME_T) > 0,
-            receivedResponse: longInfo(CURLINFO_RESPONSE_CODE) > 0, usedTLS: displayURL.lowercased().hasPrefix("https:"))
-        return HTTPClientError(kind: kind, message: "\(errorText(code)) (\(displayURL))")
+        return HTTPClientError(kind: kind, message: "\(text) (\(displayURL))".redacting(tokenForRedaction))
     }
 
     private func probeResult(_ code: CURLcode) -> TCPProbeResult {
@@ -291,15 +299,11 @@ final class Transfer {
         return .error(errorText(code))
     }
 
-    /// libcurl's detailed text when it wrote one, its generic text otherwise; a token that somehow
-    /// got in is cut out as a last line of defence.
+    /// libcurl's detailed text when it wrote one, its generic text otherwise.
     private func errorText(_ code: CURLcode) -> String {
         var text = String(cString: errorBuffer)
         if text.isEmpty { text = String(cString: curl_easy_strerror(code)) }
         while let last = text.last, last.isNewline { text.removeLast() }
-        if let token = tokenForRedaction, !token.isEmpty {
-            text = text.replacingAll(token, with: "<redacted>")
-        }
         return text
     }
 
@@ -376,6 +380,11 @@ extension StringProtocol {
 }
 
 extension String {
+    func redacting(_ secret: String?) -> String {
+        guard let secret, !secret.isEmpty else { return self }
+        return replacingAll(secret, with: "<redacted>")
+    }
+
     func replacingAll(_ target: String, with replacement: String) -> String {
         guard !target.isEmpty else { return self }
         var result = ""

@@ -149,7 +149,7 @@ final class TestServer {
     ) throws {
         host = bind
         logFile = directory.file("\(name)-\(UUID().uuidString).log")
-        var arguments = ["python3", Self.scriptPath, "--bind", bind, "--log", logFile, "--max-lifetime", "120"]
+        var arguments = ["python3", Self.scriptPath, "--bind", bind, "--log", logFile, "--max-lifetime", "40"]
         if let cert, let key { arguments += ["--cert", cert, "--key", key] }
         if let clientCA { arguments += ["--client-ca", clientCA] }
         process = Process()
@@ -179,7 +179,9 @@ final class TestServer {
 
     func stop() {
         if process.isRunning {
-            process.terminate()
+            // SIGKILL: Process.terminate() sends SIGTERM, which a child can have blocked (it inherits
+            // the signal mask of the spawning thread).
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
         try? stdinPipe.fileHandleForWriting.close()

@@ -20,6 +20,7 @@ import argparse
 import gzip
 import http.server
 import os
+import signal
 import socketserver
 import ssl
 import sys
@@ -169,6 +170,9 @@ def exit_when_parent_goes():
 
 def main():
     global ARGS
+    # A child spawned from a Swift concurrency thread inherits that thread's blocked signal mask;
+    # unblock so SIGTERM/SIGINT work as usual.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
     parser = argparse.ArgumentParser()
     parser.add_argument("--bind", default="127.0.0.1")
     parser.add_argument("--cert")
