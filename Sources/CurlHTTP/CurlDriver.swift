@@ -144,8 +144,9 @@ final class DriverLoop {
             var running: Int32 = 0
             _ = curl_multi_perform(multi, &running)
             collectFinished()
+            let waitMilliseconds = expireOverdue()
             var readyDescriptors: Int32 = 0
-            _ = curl_multi_poll(multi, nil, 0, Self.maxPollMilliseconds, &readyDescriptors)
+            _ = curl_multi_poll(multi, nil, 0, waitMilliseconds, &readyDescriptors)
         }
         shutDown()
     }
@@ -183,6 +184,27 @@ final class DriverLoop {
         _ = curl_multi_remove_handle(multi, transfer.easy)
         inbox.finished(id: id)
         transfer.fail(HTTPClientError(kind: .cancelled, message: "request cancelled (\(transfer.displayURL))"))
+    }
+
+    /// Fails transfers past their deadline and returns how long the next wait may last.
+    /// Runs after `collectFinished`, so a transfer libcurl already timed out keeps libcurl's text.
+    private func expireOverdue() -> Int32 {
+        guard !active.isEmpty else { return Self.maxPollMilliseconds }
+        let now = ContinuousClock.now
+        var wait = Duration.milliseconds(Self.maxPollMilliseconds)
+        for (id, transfer) in active {
+            let remaining = transfer.deadline - now
+            if remaining <= .zero {
+                active[id] = nil
+                idsByHandle[transfer.easy] = nil
+                _ = curl_multi_remove_handle(multi, transfer.easy)
+                inbox.finished(id: id)
+                transfer.timedOut()
+            } else if remaining < wait {
+                wait = remaining
+            }
+        }
+        return Int32(clamping: wait.milliseconds)
     }
 
     private func collectFinished() {

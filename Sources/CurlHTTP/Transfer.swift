@@ -21,6 +21,10 @@ final class Transfer {
     let displayURL: String
     private let tokenForRedaction: String?
     private let maxBodyBytes: Int
+    /// libcurl 7.88 does not time out a transfer queued for a free connection
+    /// (CURLMOPT_MAX_HOST_CONNECTIONS), so the driver enforces the whole-transfer limit itself.
+    let deadline: ContinuousClock.Instant
+    private let timeout: Duration
     private var requestHeaders: UnsafeMutablePointer<curl_slist>?
     private var connectTo: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer: UnsafeMutablePointer<CChar>
@@ -35,8 +39,10 @@ final class Transfer {
 
     private init(
         id: UInt64, easy: UnsafeMutableRawPointer, completion: Completion, displayURL: String,
-        tokenForRedaction: String?, maxBodyBytes: Int
+        tokenForRedaction: String?, maxBodyBytes: Int, timeout: Duration
     ) {
+        self.timeout = timeout
+        deadline = .now + timeout
         self.id = id
         self.easy = easy
         self.completion = completion
@@ -82,7 +88,8 @@ final class Transfer {
         let transfer = Transfer(
             id: id, easy: easy, completion: .http(continuation),
             displayURL: target.display.redacting(request.bearerToken?.value),
-            tokenForRedaction: request.bearerToken?.value, maxBodyBytes: max(0, request.maxBodyBytes))
+            tokenForRedaction: request.bearerToken?.value, maxBodyBytes: max(0, request.maxBodyBytes),
+            timeout: request.timeout)
         if let failure = transfer.configureHTTP(request, target: target) {
             return .failure(failure)
         }
@@ -103,7 +110,7 @@ final class Transfer {
         }
         let transfer = Transfer(
             id: id, easy: easy, completion: .probe(continuation), displayURL: url, tokenForRedaction: nil,
-            maxBodyBytes: 0)
+            maxBodyBytes: 0, timeout: timeout)
         let milliseconds = max(1, timeout.milliseconds)
         var failed = false
         func set(_ code: CURLcode) { if code != CURLE_OK { failed = true } }
@@ -248,6 +255,17 @@ final class Transfer {
             continuation.resume(returning: httpResult(code))
         case .probe(let continuation):
             continuation.resume(returning: probeResult(code))
+        }
+    }
+
+    /// Called by the driver when `deadline` passed before libcurl finished the transfer.
+    func timedOut() {
+        let text = "Operation timed out after \(timeout.milliseconds) milliseconds (\(displayURL))"
+        switch completion {
+        case .http(let continuation):
+            continuation.resume(returning: .failure(HTTPClientError(kind: .timeout, message: text)))
+        case .probe(let continuation):
+            continuation.resume(returning: .timeout)
         }
     }
 

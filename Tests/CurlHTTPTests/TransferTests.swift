@@ -207,6 +207,60 @@ import Testing
         #expect(finishOrder == ["ok:200", "hang:timeout"])
     }
 
+    @Test func transferQueuedForAConnectionStillTimesOut() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
+        defer { server.stop() }
+        // One connection per host: the hanging request holds it and the second one has to queue.
+        let client = CurlClient(maxConnectionsPerHost: 1)
+        defer { client.shutdown() }
+        let tls = TLSOptions(caFile: pki.caFile)
+        let hangURL = server.url("/hang")
+        let okURL = server.url("/ok")
+
+        let finishOrder = await withTaskGroup(of: String.self) { group in
+            group.addTask {
+                let outcome = await expectFailure(client, HTTPRequest(url: hangURL, tls: tls, timeout: .seconds(30)))
+                return "hang:\(outcome?.kind.rawValue ?? "success")"
+            }
+            _ = await server.waitForLog { $0 == "REQUEST /hang" }
+            group.addTask {
+                let outcome = await expectFailure(client, HTTPRequest(url: okURL, tls: tls, timeout: .milliseconds(500)))
+                return "queued:\(outcome?.kind.rawValue ?? "success")"
+            }
+            var order: [String] = []
+            for await label in group {
+                order.append(label)
+                group.cancelAll()
+            }
+            return order
+        }
+        #expect(finishOrder == ["queued:timeout", "hang:cancelled"])
+        #expect(!server.logLines.contains("REQUEST /ok"))
+    }
+
+    @Test func concurrentRequestsShareAtMostTheConfiguredConnections() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
+        defer { server.stop() }
+        let client = CurlClient(maxConnectionsPerHost: 3)
+        defer { client.shutdown() }
+        let tls = TLSOptions(caFile: pki.caFile)
+        let okURL = server.url("/ok")
+
+        let statuses = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<60 {
+                group.addTask { (try? await client.perform(HTTPRequest(url: okURL, tls: tls)))?.status ?? 0 }
+            }
+            var statuses: [Int] = []
+            for await status in group { statuses.append(status) }
+            return statuses
+        }
+        #expect(statuses == Array(repeating: 200, count: 60))
+        let connections = server.logLines.filter { $0.hasPrefix("CONNECT") }.count
+        #expect((1...3).contains(connections))
+    }
+
     @Test func cancellingTheTaskRemovesTheTransfer() async throws {
         let pki = try TestPKI()
         let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
