@@ -243,6 +243,12 @@ final class Transfer {
             bodyTooLarge = true
             return 0
         }
+        if body.isEmpty {
+            // One allocation for the usual (Content-Length) case instead of repeated doubling.
+            // With compression this is the encoded size, an underestimate that is still a start.
+            let announced = offInfo(CURLINFO_CONTENT_LENGTH_DOWNLOAD_T)
+            if announced > 0 { body.reserveCapacity(Int(min(announced, Int64(maxBodyBytes)))) }
+        }
         body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
         return length
     }

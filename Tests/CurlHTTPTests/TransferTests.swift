@@ -97,6 +97,17 @@ import Testing
         #expect(error?.message.contains("127.0.0.1:\(refusing.port)") == true)
     }
 
+    @Test func connectThatNeverCompletesIsAConnectTimeout() async throws {
+        let blackhole = try BlackholePort()
+        let client = CurlClient()
+        defer { client.shutdown() }
+
+        let error = await expectFailure(client, HTTPRequest(
+            url: "https://127.0.0.1:\(blackhole.port)/metrics", connectTimeout: .milliseconds(300), timeout: .seconds(30)))
+        #expect(error?.kind == .connectTimeout)
+        #expect(await client.probeTCP(host: "127.0.0.1", port: blackhole.port, timeout: .milliseconds(300)) == .timeout)
+    }
+
     @Test func probeTCPTellsOpenFromRefused() async throws {
         let pki = try TestPKI()
         let server = try TestServer(in: pki.directory)
