@@ -155,9 +155,9 @@ final class DriverLoop {
         let built: Result<Transfer, HTTPClientError>
         switch job {
         case .http(let request, let continuation):
-            built = Transfer.http(id: id, request: request, continuation: continuation)
+            built = Transfer.http(request: request, continuation: continuation)
         case .probe(let host, let port, let timeout, let continuation):
-            built = Transfer.probe(id: id, host: host, port: port, timeout: timeout, continuation: continuation)
+            built = Transfer.probe(host: host, port: port, timeout: timeout, continuation: continuation)
         }
         switch built {
         case .failure(let error):

@@ -14,7 +14,6 @@ final class Transfer {
     /// Guards against a server that streams headers forever; libcurl 7.88 bounds only single lines.
     static let maxHeaderBytes = 256 << 10
 
-    let id: UInt64
     let easy: UnsafeMutableRawPointer
     let completion: Completion
     /// The URL as shown in error messages: user info removed.
@@ -38,12 +37,11 @@ final class Transfer {
     private var tlsVersionRead = false
 
     private init(
-        id: UInt64, easy: UnsafeMutableRawPointer, completion: Completion, displayURL: String,
+        easy: UnsafeMutableRawPointer, completion: Completion, displayURL: String,
         tokenForRedaction: String?, maxBodyBytes: Int, timeout: Duration
     ) {
         self.timeout = timeout
         deadline = .now + timeout
-        self.id = id
         self.easy = easy
         self.completion = completion
         self.displayURL = displayURL
@@ -64,7 +62,7 @@ final class Transfer {
     // MARK: - Building
 
     static func http(
-        id: UInt64, request: HTTPRequest,
+        request: HTTPRequest,
         continuation: CheckedContinuation<Result<HTTPResponse, HTTPClientError>, Never>
     ) -> Result<Transfer, HTTPClientError> {
         let target: TargetURL
@@ -75,19 +73,22 @@ final class Transfer {
             return .failure(HTTPClientError(
                 kind: error.kind, message: error.message.redacting(request.bearerToken?.value)))
         }
-        if let token = request.bearerToken?.value, token.contains(where: \.isNewline) || token.contains("\0") {
-            return .failure(HTTPClientError(kind: .other, message: "bearer token contains a line break (\(target.display))"))
+        let token = request.bearerToken?.value
+        let displayURL = target.display.redacting(token)
+        // A line break would let the value inject further headers (or split the request).
+        if let token, token.contains(where: \.isNewline) || token.contains("\0") {
+            return .failure(HTTPClientError(kind: .other, message: "bearer token contains a line break (\(displayURL))"))
         }
         for header in request.headers
         where (header.name + header.value).contains(where: \.isNewline) || header.name.contains(":") || header.name.isEmpty {
-            return .failure(HTTPClientError(kind: .other, message: "invalid request header '\(header.name)' (\(target.display))"))
+            return .failure(HTTPClientError(
+                kind: .other, message: "invalid request header '\(header.name)' (\(displayURL))".redacting(token)))
         }
         guard let easy = curl_easy_init() else {
-            return .failure(HTTPClientError(kind: .other, message: "curl_easy_init failed (\(target.display))"))
+            return .failure(HTTPClientError(kind: .other, message: "curl_easy_init failed (\(displayURL))"))
         }
         let transfer = Transfer(
-            id: id, easy: easy, completion: .http(continuation),
-            displayURL: target.display.redacting(request.bearerToken?.value),
+            easy: easy, completion: .http(continuation), displayURL: displayURL,
             tokenForRedaction: request.bearerToken?.value, maxBodyBytes: max(0, request.maxBodyBytes),
             timeout: request.timeout)
         if let failure = transfer.configureHTTP(request, target: target) {
@@ -97,7 +98,7 @@ final class Transfer {
     }
 
     static func probe(
-        id: UInt64, host: String, port: Int, timeout: Duration,
+        host: String, port: Int, timeout: Duration,
         continuation: CheckedContinuation<TCPProbeResult, Never>
     ) -> Result<Transfer, HTTPClientError> {
         guard (1...65_535).contains(port), !host.isEmpty else {
@@ -109,7 +110,7 @@ final class Transfer {
             return .failure(HTTPClientError(kind: .other, message: "curl_easy_init failed"))
         }
         let transfer = Transfer(
-            id: id, easy: easy, completion: .probe(continuation), displayURL: url, tokenForRedaction: nil,
+            easy: easy, completion: .probe(continuation), displayURL: url, tokenForRedaction: nil,
             maxBodyBytes: 0, timeout: timeout)
         let milliseconds = max(1, timeout.milliseconds)
         var failed = false

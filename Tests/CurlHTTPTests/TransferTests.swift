@@ -82,7 +82,7 @@ import Testing
         defer { client.shutdown() }
 
         let error = await expectFailure(client, HTTPRequest(
-            url: server.url("/hang"), tls: TLSOptions(caFile: pki.caFile), timeout: .milliseconds(800)))
+            url: server.url("/hang"), tls: TLSOptions(caFile: pki.caFile), timeout: .milliseconds(1500)))
         #expect(error?.kind == .timeout)
         #expect(server.logLines.contains("REQUEST /hang"))
     }
