@@ -28,6 +28,23 @@ import Testing
         #expect(leaf.notAfter == expected.notAfter)
     }
 
+    @Test func negotiatedTLSVersionIsReadFromTheConnection() async throws {
+        let pki = try TestPKI()
+        let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey, tls12Only: true)
+        defer { server.stop() }
+        let client = CurlClient()
+        defer { client.shutdown() }
+        let request = HTTPRequest(url: server.url("/ok"), tls: TLSOptions(caFile: pki.caFile), captureCertificates: false)
+
+        let first = try await client.perform(request)
+        let reused = try await client.perform(request)
+        #expect(first.tlsVersion == "TLSv1.2")
+        #expect(first.certificates.isEmpty)
+        // Read from the live connection, so a reused one reports it too.
+        #expect(!reused.newConnection)
+        #expect(reused.tlsVersion == "TLSv1.2")
+    }
+
     @Test func unrelatedCAFailsVerification() async throws {
         let pki = try TestPKI()
         let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)

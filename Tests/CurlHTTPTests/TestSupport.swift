@@ -145,13 +145,14 @@ final class TestServer {
 
     init(
         in directory: TemporaryDirectory, bind: String = "127.0.0.1", cert: String? = nil, key: String? = nil,
-        clientCA: String? = nil, name: String = "server"
+        clientCA: String? = nil, tls12Only: Bool = false, name: String = "server"
     ) throws {
         host = bind
         logFile = directory.file("\(name)-\(UUID().uuidString).log")
         var arguments = ["python3", Self.scriptPath, "--bind", bind, "--log", logFile, "--max-lifetime", "40"]
         if let cert, let key { arguments += ["--cert", cert, "--key", key] }
         if let clientCA { arguments += ["--client-ca", clientCA] }
+        if tls12Only { arguments.append("--tls12-only") }
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments

@@ -190,6 +190,29 @@ import Testing
         #expect(server.logLines.filter { $0.hasPrefix("REQUEST") }.count == 2)
     }
 
+    @Test func connectionsToManyTargetsStayCachedBetweenPolls() async throws {
+        let pki = try TestPKI()
+        var servers: [TestServer] = []
+        defer { for server in servers { server.stop() } }
+        for index in 0..<8 { servers.append(try TestServer(in: pki.directory, name: "target\(index)")) }
+        let client = CurlClient()
+        defer { client.shutdown() }
+
+        // Polls go one target at a time, so only one easy handle is ever in the multi handle;
+        // libcurl's default cache (4 per added handle) would then keep just 4 connections.
+        var newConnections: [[Bool]] = []
+        for _ in 0..<3 {
+            var round: [Bool] = []
+            for server in servers {
+                round.append(try await client.perform(HTTPRequest(url: server.url("/ok", scheme: "http"))).newConnection)
+            }
+            newConnections.append(round)
+        }
+        #expect(newConnections[0] == Array(repeating: true, count: 8))
+        #expect(newConnections[1] == Array(repeating: false, count: 8))
+        #expect(newConnections[2] == Array(repeating: false, count: 8))
+    }
+
     @Test func hangingTransferDoesNotDelayAnother() async throws {
         let pki = try TestPKI()
         let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)

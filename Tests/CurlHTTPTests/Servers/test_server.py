@@ -180,6 +180,7 @@ def main():
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--client-ca", help="require a client certificate signed by this CA")
+    parser.add_argument("--tls12-only", action="store_true", help="cap the protocol at TLS 1.2")
     parser.add_argument("--log")
     parser.add_argument("--max-lifetime", type=float, default=120.0)
     ARGS = parser.parse_args()
@@ -188,6 +189,8 @@ def main():
     if ARGS.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(ARGS.cert, ARGS.key)
+        if ARGS.tls12_only:
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
         context.set_alpn_protocols(["http/1.1"])
         if ARGS.client_ca:
             context.verify_mode = ssl.CERT_REQUIRED
