@@ -111,8 +111,10 @@ final class DriverInbox: Sendable {
 /// Runs libcurl's multi interface on its own thread. Owns the multi handle and every easy handle;
 /// nothing here is touched from any other thread.
 final class DriverLoop {
-    /// Upper bound on one wait; libcurl shortens it to its own next timeout.
+    /// Upper bound on one wait while transfers run; libcurl shortens it to its own next timeout.
     private static let maxPollMilliseconds: Int32 = 1_000
+    /// Wait with nothing to do: new work and shutdown arrive through `curl_multi_wakeup`.
+    private static let idlePollMilliseconds: Int32 = 30_000
 
     private let inbox: DriverInbox
     private let multi: UnsafeMutableRawPointer
@@ -189,7 +191,7 @@ final class DriverLoop {
     /// Fails transfers past their deadline and returns how long the next wait may last.
     /// Runs after `collectFinished`, so a transfer libcurl already timed out keeps libcurl's text.
     private func expireOverdue() -> Int32 {
-        guard !active.isEmpty else { return Self.maxPollMilliseconds }
+        guard !active.isEmpty else { return Self.idlePollMilliseconds }
         let now = ContinuousClock.now
         var wait = Duration.milliseconds(Self.maxPollMilliseconds)
         for (id, transfer) in active {

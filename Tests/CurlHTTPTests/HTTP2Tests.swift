@@ -9,7 +9,7 @@ private let nghttpdPath = "/usr/sbin/nghttpd"
 @Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: nghttpdPath), "needs nghttpd (apt: nghttp2-server)"))
 struct HTTP2Tests {
     @Test func negotiatesHTTP2AndMultiplexesOnOneConnection() async throws {
-        let pki = try TestPKI()
+        let pki = try await TestPKI.make()
         let docroot = pki.directory.file("www")
         try FileManager.default.createDirectory(atPath: docroot, withIntermediateDirectories: true)
         let body = String(repeating: "scheduler_pending_pods{queue=\"active\"} 0\n", count: 5_000)

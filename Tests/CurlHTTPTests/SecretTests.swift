@@ -4,8 +4,8 @@ import Testing
 /// Bearer tokens and URL credentials never reach error texts or printed values.
 @Suite struct SecretTests {
     @Test func tokenNeverAppearsInAnyErrorDescription() async throws {
-        let pki = try TestPKI()
-        let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
+        let pki = try await TestPKI.make()
+        let server = try await TestServer.start(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
         defer { server.stop() }
         let refusing = try RefusingPort()
         let client = CurlClient()

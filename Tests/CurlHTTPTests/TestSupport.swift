@@ -14,8 +14,17 @@ enum TestSupportError: Error, CustomStringConvertible {
     }
 }
 
+/// Runs blocking work (spawning and waiting for processes) on a thread of its own. The tests run in
+/// parallel on a cooperative pool as wide as the machine (2 threads here); blocking it starves
+/// every other test, and order-of-completion assertions would then measure the starvation.
+func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
 /// A scratch directory removed when the value goes away.
-final class TemporaryDirectory {
+final class TemporaryDirectory: Sendable {
     let path: String
 
     init() throws {
@@ -50,7 +59,7 @@ func run(_ arguments: [String], in directory: String) throws -> String {
 
 /// A throw-away PKI made with the openssl CLI: a CA, an unrelated CA, a server certificate for
 /// 127.0.0.1 / localhost / kube-scheduler.test, an expired one with the same names, a client cert.
-final class TestPKI {
+final class TestPKI: Sendable {
     let directory: TemporaryDirectory
     var caFile: String { directory.file("ca.pem") }
     var otherCAFile: String { directory.file("other-ca.pem") }
@@ -61,7 +70,11 @@ final class TestPKI {
     var clientCert: String { directory.file("client.pem") }
     var clientKey: String { directory.file("client.key") }
 
-    init() throws {
+    static func make() async throws -> TestPKI {
+        try await offCooperativePool { try TestPKI() }
+    }
+
+    private init() throws {
         directory = try TemporaryDirectory()
         let dir = directory.path
         try """
@@ -132,7 +145,9 @@ final class TestPKI {
 
 /// tests/Servers/test_server.py as a real process. Killed by `stop()` / deinit; the script also
 /// exits by itself when our end of its stdin closes (this process died) or after its max lifetime.
-final class TestServer {
+/// Unchecked: besides constants it holds the Process and a Pipe, which are only killed, waited for
+/// and closed, and Foundation allows that from any thread.
+final class TestServer: @unchecked Sendable {
     let port: Int
     let host: String
     let logFile: String
@@ -143,9 +158,19 @@ final class TestServer {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Servers/test_server.py").path
     }
 
-    init(
+    static func start(
         in directory: TemporaryDirectory, bind: String = "127.0.0.1", cert: String? = nil, key: String? = nil,
         clientCA: String? = nil, tls12Only: Bool = false, name: String = "server"
+    ) async throws -> TestServer {
+        try await offCooperativePool {
+            try TestServer(
+                in: directory, bind: bind, cert: cert, key: key, clientCA: clientCA, tls12Only: tls12Only, name: name)
+        }
+    }
+
+    private init(
+        in directory: TemporaryDirectory, bind: String, cert: String?, key: String?,
+        clientCA: String?, tls12Only: Bool, name: String
     ) throws {
         host = bind
         logFile = directory.file("\(name)-\(UUID().uuidString).log")
