@@ -14,14 +14,20 @@ public final class CurlClient: Sendable {
     /// nil once joined (or when the thread could not be started).
     private let driverThread: Mutex<pthread_t?>
 
-    /// - Parameter maxConnectionsPerHost: libcurl's CURLMOPT_MAX_HOST_CONNECTIONS; more concurrent
-    ///   HTTP/1.1 requests to one host wait for a free connection (HTTP/2 multiplexes instead).
-    public init(maxConnectionsPerHost: Int = 4) {
+    /// - Parameters:
+    ///   - maxConnectionsPerHost: libcurl's CURLMOPT_MAX_HOST_CONNECTIONS; more concurrent HTTP/1.1
+    ///     requests to one host queue for a free connection (still bounded by their timeout);
+    ///     HTTP/2 multiplexes instead.
+    ///   - maxIdleConnections: size of the keep-alive cache (CURLMOPT_MAXCONNECTS). libcurl's
+    ///     default is 4 per transfer in progress, which with targets polled one at a time keeps
+    ///     only 4 connections and makes every poll of a fifth target a new TLS handshake.
+    public init(maxConnectionsPerHost: Int = 4, maxIdleConnections: Int = 64) {
         _ = curl_global_init(CCURL_GLOBAL_DEFAULT)
         guard let multi = curl_multi_init() else {
             fatalError("curl_multi_init failed: out of memory")
         }
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, max(1, maxConnectionsPerHost))
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(1, maxIdleConnections))
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, CCURL_PIPE_MULTIPLEX)
         let inbox = DriverInbox(multi: MultiHandle(raw: multi))
         self.inbox = inbox

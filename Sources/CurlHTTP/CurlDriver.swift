@@ -111,8 +111,10 @@ final class DriverInbox: Sendable {
 /// Runs libcurl's multi interface on its own thread. Owns the multi handle and every easy handle;
 /// nothing here is touched from any other thread.
 final class DriverLoop {
-    /// Upper bound on one wait; libcurl shortens it to its own next timeout.
+    /// Upper bound on one wait while transfers run; libcurl shortens it to its own next timeout.
     private static let maxPollMilliseconds: Int32 = 1_000
+    /// Wait with nothing to do: new work and shutdown arrive through `curl_multi_wakeup`.
+    private static let idlePollMilliseconds: Int32 = 30_000
 
     private let inbox: DriverInbox
     private let multi: UnsafeMutableRawPointer
@@ -144,8 +146,9 @@ final class DriverLoop {
             var running: Int32 = 0
             _ = curl_multi_perform(multi, &running)
             collectFinished()
+            let waitMilliseconds = expireOverdue()
             var readyDescriptors: Int32 = 0
-            _ = curl_multi_poll(multi, nil, 0, Self.maxPollMilliseconds, &readyDescriptors)
+            _ = curl_multi_poll(multi, nil, 0, waitMilliseconds, &readyDescriptors)
         }
         shutDown()
     }
@@ -154,9 +157,9 @@ final class DriverLoop {
         let built: Result<Transfer, HTTPClientError>
         switch job {
         case .http(let request, let continuation):
-            built = Transfer.http(id: id, request: request, continuation: continuation)
+            built = Transfer.http(request: request, continuation: continuation)
         case .probe(let host, let port, let timeout, let continuation):
-            built = Transfer.probe(id: id, host: host, port: port, timeout: timeout, continuation: continuation)
+            built = Transfer.probe(host: host, port: port, timeout: timeout, continuation: continuation)
         }
         switch built {
         case .failure(let error):
@@ -183,6 +186,27 @@ final class DriverLoop {
         _ = curl_multi_remove_handle(multi, transfer.easy)
         inbox.finished(id: id)
         transfer.fail(HTTPClientError(kind: .cancelled, message: "request cancelled (\(transfer.displayURL))"))
+    }
+
+    /// Fails transfers past their deadline and returns how long the next wait may last.
+    /// Runs after `collectFinished`, so a transfer libcurl already timed out keeps libcurl's text.
+    private func expireOverdue() -> Int32 {
+        guard !active.isEmpty else { return Self.idlePollMilliseconds }
+        let now = ContinuousClock.now
+        var wait = Duration.milliseconds(Self.maxPollMilliseconds)
+        for (id, transfer) in active {
+            let remaining = transfer.deadline - now
+            if remaining <= .zero {
+                active[id] = nil
+                idsByHandle[transfer.easy] = nil
+                _ = curl_multi_remove_handle(multi, transfer.easy)
+                inbox.finished(id: id)
+                transfer.timedOut()
+            } else if remaining < wait {
+                wait = remaining
+            }
+        }
+        return Int32(clamping: wait.milliseconds)
     }
 
     private func collectFinished() {

@@ -14,13 +14,16 @@ final class Transfer {
     /// Guards against a server that streams headers forever; libcurl 7.88 bounds only single lines.
     static let maxHeaderBytes = 256 << 10
 
-    let id: UInt64
     let easy: UnsafeMutableRawPointer
     let completion: Completion
     /// The URL as shown in error messages: user info removed.
     let displayURL: String
     private let tokenForRedaction: String?
     private let maxBodyBytes: Int
+    /// libcurl 7.88 does not time out a transfer queued for a free connection
+    /// (CURLMOPT_MAX_HOST_CONNECTIONS), so the driver enforces the whole-transfer limit itself.
+    let deadline: ContinuousClock.Instant
+    private let timeout: Duration
     private var requestHeaders: UnsafeMutablePointer<curl_slist>?
     private var connectTo: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer: UnsafeMutablePointer<CChar>
@@ -34,10 +37,11 @@ final class Transfer {
     private var tlsVersionRead = false
 
     private init(
-        id: UInt64, easy: UnsafeMutableRawPointer, completion: Completion, displayURL: String,
-        tokenForRedaction: String?, maxBodyBytes: Int
+        easy: UnsafeMutableRawPointer, completion: Completion, displayURL: String,
+        tokenForRedaction: String?, maxBodyBytes: Int, timeout: Duration
     ) {
-        self.id = id
+        self.timeout = timeout
+        deadline = .now + timeout
         self.easy = easy
         self.completion = completion
         self.displayURL = displayURL
@@ -58,27 +62,35 @@ final class Transfer {
     // MARK: - Building
 
     static func http(
-        id: UInt64, request: HTTPRequest,
+        request: HTTPRequest,
         continuation: CheckedContinuation<Result<HTTPResponse, HTTPClientError>, Never>
     ) -> Result<Transfer, HTTPClientError> {
         let target: TargetURL
         switch TargetURL.parse(request.url, serverName: request.tls.serverName) {
         case .success(let parsed): target = parsed
-        case .failure(let error): return .failure(error)
+        case .failure(let error):
+            // Only a caller's mistake puts the token into the URL, but the message must not show it.
+            return .failure(HTTPClientError(
+                kind: error.kind, message: error.message.redacting(request.bearerToken?.value)))
         }
-        if let token = request.bearerToken?.value, token.contains(where: \.isNewline) || token.contains("\0") {
-            return .failure(HTTPClientError(kind: .other, message: "bearer token contains a line break (\(target.display))"))
+        let token = request.bearerToken?.value
+        let displayURL = target.display.redacting(token)
+        // A line break would let the value inject further headers (or split the request).
+        if let token, token.contains(where: \.isNewline) || token.contains("\0") {
+            return .failure(HTTPClientError(kind: .other, message: "bearer token contains a line break (\(displayURL))"))
         }
         for header in request.headers
         where (header.name + header.value).contains(where: \.isNewline) || header.name.contains(":") || header.name.isEmpty {
-            return .failure(HTTPClientError(kind: .other, message: "invalid request header '\(header.name)' (\(target.display))"))
+            return .failure(HTTPClientError(
+                kind: .other, message: "invalid request header '\(header.name)' (\(displayURL))".redacting(token)))
         }
         guard let easy = curl_easy_init() else {
-            return .failure(HTTPClientError(kind: .other, message: "curl_easy_init failed (\(target.display))"))
+            return .failure(HTTPClientError(kind: .other, message: "curl_easy_init failed (\(displayURL))"))
         }
         let transfer = Transfer(
-            id: id, easy: easy, completion: .http(continuation), displayURL: target.display,
-            tokenForRedaction: request.bearerToken?.value, maxBodyBytes: max(0, request.maxBodyBytes))
+            easy: easy, completion: .http(continuation), displayURL: displayURL,
+            tokenForRedaction: request.bearerToken?.value, maxBodyBytes: max(0, request.maxBodyBytes),
+            timeout: request.timeout)
         if let failure = transfer.configureHTTP(request, target: target) {
             return .failure(failure)
         }
@@ -86,7 +98,7 @@ final class Transfer {
     }
 
     static func probe(
-        id: UInt64, host: String, port: Int, timeout: Duration,
+        host: String, port: Int, timeout: Duration,
         continuation: CheckedContinuation<TCPProbeResult, Never>
     ) -> Result<Transfer, HTTPClientError> {
         guard (1...65_535).contains(port), !host.isEmpty else {
@@ -98,8 +110,8 @@ final class Transfer {
             return .failure(HTTPClientError(kind: .other, message: "curl_easy_init failed"))
         }
         let transfer = Transfer(
-            id: id, easy: easy, completion: .probe(continuation), displayURL: url, tokenForRedaction: nil,
-            maxBodyBytes: 0)
+            easy: easy, completion: .probe(continuation), displayURL: url, tokenForRedaction: nil,
+            maxBodyBytes: 0, timeout: timeout)
         let milliseconds = max(1, timeout.milliseconds)
         var failed = false
         func set(_ code: CURLcode) { if code != CURLE_OK { failed = true } }
@@ -240,6 +252,12 @@ final class Transfer {
             bodyTooLarge = true
             return 0
         }
+        if body.isEmpty {
+            // One allocation for the usual (Content-Length) case instead of repeated doubling.
+            // With compression this is the encoded size, an underestimate that is still a start.
+            let announced = offInfo(CURLINFO_CONTENT_LENGTH_DOWNLOAD_T)
+            if announced > 0 { body.reserveCapacity(Int(min(announced, Int64(maxBodyBytes)))) }
+        }
         body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
         return length
     }
@@ -252,6 +270,17 @@ final class Transfer {
             continuation.resume(returning: httpResult(code))
         case .probe(let continuation):
             continuation.resume(returning: probeResult(code))
+        }
+    }
+
+    /// Called by the driver when `deadline` passed before libcurl finished the transfer.
+    func timedOut() {
+        let text = "Operation timed out after \(timeout.milliseconds) milliseconds (\(displayURL))"
+        switch completion {
+        case .http(let continuation):
+            continuation.resume(returning: .failure(HTTPClientError(kind: .timeout, message: text)))
+        case .probe(let continuation):
+            continuation.resume(returning: .timeout)
         }
     }
 
@@ -279,16 +308,20 @@ final class Transfer {
     }
 
     private func httpError(_ code: CURLcode) -> HTTPClientError {
+        let kind: HTTPClientError.Kind
+        let text: String
         if bodyTooLarge || code == CURLE_FILESIZE_EXCEEDED {
-            return HTTPClientError(kind: .bodyTooLarge, message: "response body exceeds \(maxBodyBytes) bytes (\(displayURL))")
+            (kind, text) = (.bodyTooLarge, "response body exceeds \(maxBodyBytes) bytes")
+        } else if headersTooLarge {
+            (kind, text) = (.protocolError, "response headers exceed \(Self.maxHeaderBytes) bytes")
+        } else {
+            kind = CurlErrorClassifier.kind(
+                of: code, osErrno: longInfo(CURLINFO_OS_ERRNO), connected: offInfo(CURLINFO_CONNECT_TIME_T) > 0,
+                receivedResponse: longInfo(CURLINFO_RESPONSE_CODE) > 0,
+                usedTLS: displayURL.lowercased().hasPrefix("https:"))
+            text = errorText(code)
         }
-        if headersTooLarge {
-            return HTTPClientError(kind: .protocolError, message: "response headers exceed \(Self.maxHeaderBytes) bytes (\(displayURL))")
-        }
-        let kind = CurlErrorClassifier.kind(
-            of: code, osErrno: longInfo(CURLINFO_OS_ERRNO), connected: offInfo(CURLINFO_CONNECT_TIME_T) > 0,
-            receivedResponse: longInfo(CURLINFO_RESPONSE_CODE) > 0, usedTLS: displayURL.lowercased().hasPrefix("https:"))
-        return HTTPClientError(kind: kind, message: "\(errorText(code)) (\(displayURL))")
+        return HTTPClientError(kind: kind, message: "\(text) (\(displayURL))".redacting(tokenForRedaction))
     }
 
     private func probeResult(_ code: CURLcode) -> TCPProbeResult {
@@ -299,15 +332,11 @@ final class Transfer {
         return .error(errorText(code))
     }
 
-    /// libcurl's detailed text when it wrote one, its generic text otherwise; a token that somehow
-    /// got in is cut out as a last line of defence.
+    /// libcurl's detailed text when it wrote one, its generic text otherwise.
     private func errorText(_ code: CURLcode) -> String {
         var text = String(cString: errorBuffer)
         if text.isEmpty { text = String(cString: curl_easy_strerror(code)) }
         while let last = text.last, last.isNewline { text.removeLast() }
-        if let token = tokenForRedaction, !token.isEmpty {
-            text = text.replacingAll(token, with: "<redacted>")
-        }
         return text
     }
 
@@ -384,6 +413,11 @@ extension StringProtocol {
 }
 
 extension String {
+    func redacting(_ secret: String?) -> String {
+        guard let secret, !secret.isEmpty else { return self }
+        return replacingAll(secret, with: "<redacted>")
+    }
+
     func replacingAll(_ target: String, with replacement: String) -> String {
         guard !target.isEmpty else { return self }
         var result = ""

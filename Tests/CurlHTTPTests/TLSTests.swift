@@ -4,8 +4,8 @@ import Testing
 /// Real libcurl against a real Python TLS server on 127.0.0.1, with certificates made by openssl.
 @Suite struct TLSTests {
     @Test func httpsWithCAVerificationReportsTLSFacts() async throws {
-        let pki = try TestPKI()
-        let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
+        let pki = try await TestPKI.make()
+        let server = try await TestServer.start(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
         defer { server.stop() }
         let client = CurlClient()
         defer { client.shutdown() }
@@ -28,9 +28,26 @@ import Testing
         #expect(leaf.notAfter == expected.notAfter)
     }
 
+    @Test func negotiatedTLSVersionIsReadFromTheConnection() async throws {
+        let pki = try await TestPKI.make()
+        let server = try await TestServer.start(in: pki.directory, cert: pki.serverCert, key: pki.serverKey, tls12Only: true)
+        defer { server.stop() }
+        let client = CurlClient()
+        defer { client.shutdown() }
+        let request = HTTPRequest(url: server.url("/ok"), tls: TLSOptions(caFile: pki.caFile), captureCertificates: false)
+
+        let first = try await client.perform(request)
+        let reused = try await client.perform(request)
+        #expect(first.tlsVersion == "TLSv1.2")
+        #expect(first.certificates.isEmpty)
+        // Read from the live connection, so a reused one reports it too.
+        #expect(!reused.newConnection)
+        #expect(reused.tlsVersion == "TLSv1.2")
+    }
+
     @Test func unrelatedCAFailsVerification() async throws {
-        let pki = try TestPKI()
-        let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
+        let pki = try await TestPKI.make()
+        let server = try await TestServer.start(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
         defer { server.stop() }
         let client = CurlClient()
         defer { client.shutdown() }
@@ -41,8 +58,8 @@ import Testing
     }
 
     @Test func expiredCertificateFailsVerification() async throws {
-        let pki = try TestPKI()
-        let server = try TestServer(in: pki.directory, cert: pki.expiredCert, key: pki.expiredKey)
+        let pki = try await TestPKI.make()
+        let server = try await TestServer.start(in: pki.directory, cert: pki.expiredCert, key: pki.expiredKey)
         defer { server.stop() }
         let client = CurlClient()
         defer { client.shutdown() }
@@ -53,8 +70,8 @@ import Testing
     }
 
     @Test func insecureSkipVerifyAcceptsUnverifiableServers() async throws {
-        let pki = try TestPKI()
-        let expired = try TestServer(in: pki.directory, cert: pki.expiredCert, key: pki.expiredKey)
+        let pki = try await TestPKI.make()
+        let expired = try await TestServer.start(in: pki.directory, cert: pki.expiredCert, key: pki.expiredKey)
         defer { expired.stop() }
         let client = CurlClient()
         defer { client.shutdown() }
@@ -73,8 +90,8 @@ import Testing
     }
 
     @Test func serverNameOverrideVerifiesAgainstThatName() async throws {
-        let pki = try TestPKI()
-        let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
+        let pki = try await TestPKI.make()
+        let server = try await TestServer.start(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
         defer { server.stop() }
         let client = CurlClient()
         defer { client.shutdown() }
@@ -92,8 +109,8 @@ import Testing
     }
 
     @Test func clientCertificateRequiredByServer() async throws {
-        let pki = try TestPKI()
-        let server = try TestServer(in: pki.directory, cert: pki.serverCert, key: pki.serverKey, clientCA: pki.caFile)
+        let pki = try await TestPKI.make()
+        let server = try await TestServer.start(in: pki.directory, cert: pki.serverCert, key: pki.serverKey, clientCA: pki.caFile)
         defer { server.stop() }
         let client = CurlClient()
         defer { client.shutdown() }

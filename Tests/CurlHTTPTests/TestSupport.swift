@@ -14,8 +14,17 @@ enum TestSupportError: Error, CustomStringConvertible {
     }
 }
 
+/// Runs blocking work (spawning and waiting for processes) on a thread of its own. The tests run in
+/// parallel on a cooperative pool as wide as the machine (2 threads here); blocking it starves
+/// every other test, and order-of-completion assertions would then measure the starvation.
+func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
 /// A scratch directory removed when the value goes away.
-final class TemporaryDirectory {
+final class TemporaryDirectory: Sendable {
     let path: String
 
     init() throws {
@@ -50,7 +59,7 @@ func run(_ arguments: [String], in directory: String) throws -> String {
 
 /// A throw-away PKI made with the openssl CLI: a CA, an unrelated CA, a server certificate for
 /// 127.0.0.1 / localhost / kube-scheduler.test, an expired one with the same names, a client cert.
-final class TestPKI {
+final class TestPKI: Sendable {
     let directory: TemporaryDirectory
     var caFile: String { directory.file("ca.pem") }
     var otherCAFile: String { directory.file("other-ca.pem") }
@@ -61,7 +70,11 @@ final class TestPKI {
     var clientCert: String { directory.file("client.pem") }
     var clientKey: String { directory.file("client.key") }
 
-    init() throws {
+    static func make() async throws -> TestPKI {
+        try await offCooperativePool { try TestPKI() }
+    }
+
+    private init() throws {
         directory = try TemporaryDirectory()
         let dir = directory.path
         try """
@@ -132,7 +145,9 @@ final class TestPKI {
 
 /// tests/Servers/test_server.py as a real process. Killed by `stop()` / deinit; the script also
 /// exits by itself when our end of its stdin closes (this process died) or after its max lifetime.
-final class TestServer {
+/// Unchecked: besides constants it holds the Process and a Pipe, which are only killed, waited for
+/// and closed, and Foundation allows that from any thread.
+final class TestServer: @unchecked Sendable {
     let port: Int
     let host: String
     let logFile: String
@@ -143,15 +158,26 @@ final class TestServer {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Servers/test_server.py").path
     }
 
-    init(
+    static func start(
         in directory: TemporaryDirectory, bind: String = "127.0.0.1", cert: String? = nil, key: String? = nil,
-        clientCA: String? = nil, name: String = "server"
+        clientCA: String? = nil, tls12Only: Bool = false, name: String = "server"
+    ) async throws -> TestServer {
+        try await offCooperativePool {
+            try TestServer(
+                in: directory, bind: bind, cert: cert, key: key, clientCA: clientCA, tls12Only: tls12Only, name: name)
+        }
+    }
+
+    private init(
+        in directory: TemporaryDirectory, bind: String, cert: String?, key: String?,
+        clientCA: String?, tls12Only: Bool, name: String
     ) throws {
         host = bind
         logFile = directory.file("\(name)-\(UUID().uuidString).log")
-        var arguments = ["python3", Self.scriptPath, "--bind", bind, "--log", logFile, "--max-lifetime", "120"]
+        var arguments = ["python3", Self.scriptPath, "--bind", bind, "--log", logFile, "--max-lifetime", "40"]
         if let cert, let key { arguments += ["--cert", cert, "--key", key] }
         if let clientCA { arguments += ["--client-ca", clientCA] }
+        if tls12Only { arguments.append("--tls12-only") }
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
@@ -179,7 +205,9 @@ final class TestServer {
 
     func stop() {
         if process.isRunning {
-            process.terminate()
+            // SIGKILL: Process.terminate() sends SIGTERM, which a child can have blocked (it inherits
+            // the signal mask of the spawning thread).
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
         try? stdinPipe.fileHandleForWriting.close()
@@ -241,5 +269,39 @@ func expectFailure(
         return nil
     } catch {
         return error
+    }
+}
+
+/// A port on 127.0.0.1 where a TCP connect hangs: a listener with backlog 0 whose single queue
+/// slot is taken by a connection nobody accepts, so the kernel drops further SYNs.
+final class BlackholePort {
+    let port: Int
+    private let listener: Int32
+    private let filler: Int32
+
+    init() throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.listener = listener
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ready = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && listen(listener, 0) == 0 && getsockname(listener, $0, &length) == 0
+            }
+        }
+        let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.filler = filler
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) == 0 }
+        }
+        guard ready, connected else { throw TestSupportError.commandFailed("cannot set up a blackhole port") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit {
+        close(filler)
+        close(listener)
     }
 }
