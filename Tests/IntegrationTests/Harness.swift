@@ -64,12 +64,17 @@ final class ChildProcess: @unchecked Sendable {
         throw HarnessError("timed out waiting for /\(pattern)/ in:\n\(text)")
     }
 
+    /// SIGTERM (graceful shutdown is part of what is tested), then SIGKILL after 5 s: a child
+    /// spawned from Swift concurrency may inherit a blocked SIGTERM.
     func stop() {
-        if process.isRunning { process.terminate() }
+        guard process.isRunning else { return }
+        process.terminate()
+        for _ in 0..<100 where process.isRunning { usleep(50_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 
-    deinit { if process.isRunning { process.terminate() } }
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 }
 
 /// A temp directory removed at the end.

@@ -14,7 +14,9 @@ public actor TargetPoller {
 
     // Counters survive across cycles; everything else is derived fresh from each cycle.
     private var polls: Double = 0
-    private var errorsByReason: [String: Double] = [:]
+    /// Every reason starts at 0, so rate() and increase() work from the first error on.
+    private var errorsByReason: [String: Double] = Dictionary(
+        uniqueKeysWithValues: (HTTPClientError.Kind.allReasons + ["http_status", "parse"]).map { ($0, 0) })
     private var lastSuccess: Double?
     private var wasUp: Bool?
     private var lastManifestProblem: String?
@@ -149,4 +151,11 @@ public actor TargetPoller {
         if let status = poll.status(.metrics), status != 200 { return "HTTP \(status)" }
         return poll.metricsParseError ?? ""
     }
+}
+
+extension HTTPClientError.Kind {
+    /// The reasons a request can fail with, as `reason` label values (cancellation is not a failure of the target).
+    static let allReasons: [String] = [
+        Self.dns, .connectRefused, .connectTimeout, .timeout, .tlsHandshake, .tlsVerify, .bodyTooLarge, .badURL, .protocolError, .other,
+    ].map(\.rawValue)
 }
