@@ -26,6 +26,12 @@ import Testing
         #expect(sampleValue(body, "process_resident_memory_bytes") ?? 0 > 0)
         #expect(!body.contains(try String(contentsOfFile: simulator.tokenFile, encoding: .utf8)), "the token never reaches metrics")
 
+        let readme = try String(contentsOfFile: repositoryRoot + "/README.md", encoding: .utf8)
+        for line in body.split(separator: "\n") where line.hasPrefix("# HELP ") {
+            let family = line.split(separator: " ")[2]
+            #expect(readme.contains("`\(family)`"), "the README's metric reference documents \(family)")
+        }
+
         let lint = try run("/usr/bin/promtool", ["check", "metrics"], input: body)
         #expect(lint.status == 0, "promtool check metrics: \(lint.output)")
 

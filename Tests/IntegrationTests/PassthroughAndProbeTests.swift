@@ -69,8 +69,10 @@ import Testing
     }
 }
 
-let captureRoot: String = {
+let repositoryRoot: String = {
     var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
     parts.removeLast(3)
-    return parts.joined(separator: "/") + "/Sources/SchedulerSimulator/Fixtures/kube-scheduler-1.35"
+    return parts.joined(separator: "/")
 }()
+
+let captureRoot = repositoryRoot + "/Sources/SchedulerSimulator/Fixtures/kube-scheduler-1.35"
