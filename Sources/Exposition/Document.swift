@@ -6,9 +6,11 @@ public struct ExpositionDocument: Sendable {
 
     /// Parses `bytes`. Strict mode (the default) throws the first malformed line.
     public init(bytes: [UInt8], options: ParseOptions = .init()) throws(ParseError) {
-        let outcome = bytes.withUnsafeBufferPointer { body -> Result<(Parser?, [ParseError]), ParseError> in
+        // The parser relies on a final newline; only a body without one is copied to add it.
+        let padded: [UInt8]? = bytes.last == UInt8(ascii: "\n") || bytes.isEmpty ? nil : bytes + [UInt8(ascii: "\n")]
+        let outcome = (padded ?? bytes).withUnsafeBufferPointer { body -> Result<(Parser?, [ParseError]), ParseError> in
             guard let base = body.baseAddress, body.count > 0 else { return .success((nil, [])) }
-            var parser = Parser(base: base, count: body.count, options: options)
+            var parser = Parser(base: base, count: body.count, bodyCount: bytes.count, options: options)
             do throws(ParseError) {
                 try parser.run()
             } catch {

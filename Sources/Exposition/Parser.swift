@@ -13,20 +13,33 @@ private let carriageReturn = UInt8(ascii: "\r")
 private let quote = UInt8(ascii: "\"")
 private let backslash = UInt8(ascii: "\\")
 
-@inline(__always) func isNameStart(_ c: UInt8) -> Bool {
-    (c | 0x20) &- UInt8(ascii: "a") < 26 || c == UInt8(ascii: "_") || c == UInt8(ascii: ":")
+// Character classes as 128-bit bitmaps (two words): one shift and mask per byte, no table
+// in memory and no chain of comparisons.
+@inline(__always) private func inClass(_ c: UInt8, _ low: UInt64, _ high: UInt64) -> Bool {
+    c < 64 ? (low >> UInt64(c)) & 1 != 0 : c < 128 && (high >> UInt64(c &- 64)) & 1 != 0
 }
-@inline(__always) func isNameChar(_ c: UInt8) -> Bool { isNameStart(c) || c &- UInt8(ascii: "0") < 10 }
-@inline(__always) func isLabelNameStart(_ c: UInt8) -> Bool {
-    (c | 0x20) &- UInt8(ascii: "a") < 26 || c == UInt8(ascii: "_")
-}
-@inline(__always) func isLabelNameChar(_ c: UInt8) -> Bool { isLabelNameStart(c) || c &- UInt8(ascii: "0") < 10 }
+private let lettersUnderscoreHigh: UInt64 = 0x07FF_FFFE_87FF_FFFE  // A-Z, _, a-z
+private let digitsLow: UInt64 = 0x03FF_0000_0000_0000            // 0-9
+private let colonLow: UInt64 = 0x0400_0000_0000_0000             // :
+// Space, tab, CR, LF: what ends a value or timestamp token.
+private let tokenEndLow: UInt64 = 1 << 32 | 1 << 9 | 1 << 13 | 1 << 10
 
-/// Single pass over the body, one line at a time. Reads past the end as `\n`, so every scan
-/// stops at a line end without separate bounds checks.
+@inline(__always) func isNameStart(_ c: UInt8) -> Bool { inClass(c, colonLow, lettersUnderscoreHigh) }
+@inline(__always) func isNameChar(_ c: UInt8) -> Bool { inClass(c, colonLow | digitsLow, lettersUnderscoreHigh) }
+@inline(__always) func isLabelNameStart(_ c: UInt8) -> Bool { inClass(c, 0, lettersUnderscoreHigh) }
+@inline(__always) func isLabelNameChar(_ c: UInt8) -> Bool { inClass(c, digitsLow, lettersUnderscoreHigh) }
+@inline(__always) private func isTokenEnd(_ c: UInt8) -> Bool { c < 64 && (tokenEndLow >> UInt64(c)) & 1 != 0 }
+
+/// Single pass over the body, one line at a time.
+///
+/// The buffer always ends with `\n` (the document appends one when the body lacks it), and
+/// every scan stops at `\n`, so scans within a line need no bounds checks.
 struct Parser {
     let base: UnsafePointer<UInt8>
+    /// Bytes in the buffer, including an appended final `\n`.
     let count: Int
+    /// Bytes in the body as given; line ends and byte ranges never go past it.
+    let bodyCount: Int
     let lenient: Bool
     let selectedNames: ByteNameSet?
     let predicate: (@Sendable (UnsafeBufferPointer<UInt8>) -> Bool)?
@@ -40,20 +53,23 @@ struct Parser {
     var lineNumber = 0
     var lineStart = 0
     var eofSeen = false
-    /// Label name ranges of the sample being parsed, for the duplicate-name check.
-    var labelNames: [Int] = []
+    // The current family's growing fields live here and are written back when the family
+    // ends, so that each sample costs no write into `families`.
+    var currentByteEnd = 0
+    var currentHasSampleLines = false
 
-    init(base: UnsafePointer<UInt8>, count: Int, options: ParseOptions) {
+    init(base: UnsafePointer<UInt8>, count: Int, bodyCount: Int, options: ParseOptions) {
+        precondition(count > 0 && base[count - 1] == newline && bodyCount <= count)
         self.base = base
         self.count = count
+        self.bodyCount = bodyCount
         self.lenient = options.lenient
         self.selectedNames = options.families.map(ByteNameSet.init)
         self.predicate = options.familyPredicate
         samples.reserveCapacity(count / 128 + 16)
-        labelNames.reserveCapacity(32)
     }
 
-    @inline(__always) func byte(_ i: Int) -> UInt8 { i < count ? base[i] : newline }
+    @inline(__always) func byte(_ i: Int) -> UInt8 { base[i] }
 
     @inline(__always) func skipBlanks(_ i: Int) -> Int {
         var i = i
@@ -64,11 +80,10 @@ struct Parser {
         }
     }
 
-    /// The index just past the `\n` that ends the line containing `i` (or `count`).
+    /// The index just past the `\n` that ends the line containing `i` (at most `bodyCount`).
     @inline(__always) func lineEnd(from i: Int) -> Int {
-        guard i < count else { return count }
-        guard let found = memchr(base + i, Int32(newline), count - i) else { return count }
-        return UnsafeRawPointer(found) - UnsafeRawPointer(base) + 1
+        guard i < count, let found = memchr(base + i, Int32(newline), count - i) else { return bodyCount }
+        return min(UnsafeRawPointer(found) - UnsafeRawPointer(base) + 1, bodyCount)
     }
 
     func error(_ i: Int, _ reason: String) -> ParseError {
@@ -84,7 +99,7 @@ struct Parser {
 
     mutating func run() throws(ParseError) {
         var position = 0
-        while position < count {
+        while position < bodyCount {
             lineNumber += 1
             lineStart = position
             do {
@@ -95,6 +110,14 @@ struct Parser {
                 position = lineEnd(from: lineStart)
             }
         }
+        closeCurrentFamily()
+    }
+
+    mutating func closeCurrentFamily() {
+        guard current >= 0 else { return }
+        families[current].byteEnd = currentByteEnd
+        families[current].hasSampleLines = currentHasSampleLines
+        if families[current].selected { families[current].samplesEnd = samples.count }
     }
 
     @inline(__always) mutating func parseLine(at start: Int) throws(ParseError) -> Int {
@@ -104,7 +127,7 @@ struct Parser {
             i = skipBlanks(i)
             c = byte(i)
         }
-        if c == newline { return min(i + 1, count) }
+        if c == newline { return min(i + 1, bodyCount) }
         if eofSeen { throw error(i, "content after # EOF") }
         if c == UInt8(ascii: "#") { return try parseComment(at: i) }
         return try parseSample(at: i)
@@ -178,7 +201,7 @@ struct Parser {
             families[index].unitStart = textStart
             families[index].unitEnd = textEnd
         }
-        families[index].byteEnd = end
+        currentByteEnd = end
         return end
     }
 
@@ -191,8 +214,19 @@ struct Parser {
     }
 
     func metricType(_ start: Int, _ end: Int) -> MetricType? {
-        guard end > start else { return nil }
-        return MetricType(rawValue: text(start, end, limit: 32))
+        @inline(__always) func isWord(_ word: StaticString) -> Bool {
+            end - start == word.utf8CodeUnitCount && bytesEqual(base + start, word.utf8Start, end - start)
+        }
+        if isWord("counter") { return .counter }
+        if isWord("gauge") { return .gauge }
+        if isWord("histogram") { return .histogram }
+        if isWord("summary") { return .summary }
+        if isWord("untyped") { return .untyped }
+        if isWord("info") { return .info }
+        if isWord("stateset") { return .stateset }
+        if isWord("gaugehistogram") { return .gaugehistogram }
+        if isWord("unknown") { return .unknown }
+        return nil
     }
 
     func validateHelpEscapes(_ start: Int, _ end: Int) throws(ParseError) {
@@ -220,7 +254,7 @@ struct Parser {
                  .type where family.hasType,
                  .unit where family.unitStart >= 0:
                 throw error(nameStart, "duplicate \(keywordText) for family \(familyName(current))")
-            case .type where family.sampleLines > 0:
+            case .type where currentHasSampleLines:
                 throw error(nameStart, "TYPE for family \(familyName(current)) after its samples")
             default:
                 return current
@@ -244,7 +278,7 @@ struct Parser {
     }
 
     func findFamily(_ start: Int, _ end: Int) -> Int? {
-        nameTable.find(hash: fnv1a(base + start, end - start)) { sameName($0, start, end) }
+        nameTable.find(hash: nameHash(base + start, end - start)) { sameName($0, start, end) }
     }
 
     func isSelected(_ start: Int, _ end: Int) -> Bool {
@@ -254,13 +288,16 @@ struct Parser {
     }
 
     mutating func openFamily(_ nameStart: Int, _ nameEnd: Int, selected: Bool) -> Int {
+        closeCurrentFamily()
+        currentByteEnd = lineStart
+        currentHasSampleLines = false
         let index = families.count
         families.append(FamilyRecord(
             nameStart: nameStart, nameEnd: nameEnd,
             byteStart: lineStart, byteEnd: lineStart,
             samplesStart: samples.count, samplesEnd: samples.count,
             firstLine: lineNumber, selected: selected))
-        nameTable.insert(index: index, hash: fnv1a(base + nameStart, nameEnd - nameStart))
+        nameTable.insert(index: index, hash: nameHash(base + nameStart, nameEnd - nameStart))
         current = index
         return index
     }
@@ -268,11 +305,12 @@ struct Parser {
     // MARK: Samples
 
     /// Whether sample name `start..<end` continues `family`, and with which suffix.
-    @inline(__always) func continues(_ family: Int, _ start: Int, _ end: Int) -> SampleSuffix? {
+    @inline(__always) func continues(_ family: Int, _ start: Int, _ end: Int, prefixKnown: Bool) -> SampleSuffix? {
         let record = families[family]
         let familyLength = record.nameEnd - record.nameStart
         let length = end - start
-        guard length >= familyLength, bytesEqual(base + record.nameStart, base + start, familyLength) else { return nil }
+        guard length >= familyLength else { return nil }
+        guard prefixKnown || bytesEqual(base + record.nameStart, base + start, familyLength) else { return nil }
         if length == familyLength { return SampleSuffix.none }
         let rest = start + familyLength
         let restLength = length - familyLength
@@ -306,14 +344,27 @@ struct Parser {
 
     mutating func parseSample(at start: Int) throws(ParseError) -> Int {
         var i = start
-        guard isNameStart(base[i]) else { throw error(i, "invalid metric name") }
-        i += 1
+        var prefixKnown = false
+        if current >= 0 {
+            // Most samples continue the current family, whose name is already validated, so
+            // only what follows that prefix needs scanning.
+            let record = families[current]
+            let familyLength = record.nameEnd - record.nameStart
+            if count - start > familyLength && bytesEqual(base + record.nameStart, base + start, familyLength) {
+                i = start + familyLength
+                prefixKnown = true
+            }
+        }
+        if i == start {
+            guard isNameStart(base[i]) else { throw error(i, "invalid metric name") }
+            i += 1
+        }
         while isNameChar(byte(i)) { i += 1 }
         let nameEnd = i
 
         var suffix = SampleSuffix.none
         var family = -1
-        if current >= 0, let continued = continues(current, start, nameEnd) {
+        if current >= 0, let continued = continues(current, start, nameEnd, prefixKnown: prefixKnown) {
             family = current
             suffix = continued
         } else if let earlier = findFamily(start, nameEnd) {
@@ -323,8 +374,8 @@ struct Parser {
         guard selected else {
             let end = lineEnd(from: i)
             if family < 0 { family = openFamily(start, nameEnd, selected: false) }
-            families[family].sampleLines += 1
-            families[family].byteEnd = end
+            currentHasSampleLines = true
+            currentByteEnd = end
             return end
         }
 
@@ -351,11 +402,7 @@ struct Parser {
             throw error(i, c == newline || c == carriageReturn ? "missing value" : "invalid metric name")
         }
         let valueStart = i
-        while true {
-            c = byte(i)
-            if c == space || c == newline || c == tab || c == carriageReturn { break }
-            i += 1
-        }
+        while !isTokenEnd(byte(i)) { i += 1 }
         guard i > valueStart else { throw error(valueStart, "missing value") }
         guard let value = parseFloat(base + valueStart, i - valueStart) else {
             throw error(valueStart, "invalid value '\(text(valueStart, i))'")
@@ -365,11 +412,7 @@ struct Parser {
         var timestamp: Int64 = 0
         if c != newline && c != UInt8(ascii: "#") {
             let timestampStart = i
-            while true {
-                c = byte(i)
-                if c == space || c == newline || c == tab || c == carriageReturn { break }
-                i += 1
-            }
+            while !isTokenEnd(byte(i)) { i += 1 }
             guard let parsed = parseInt64(base + timestampStart, i - timestampStart) else {
                 throw error(timestampStart, "invalid timestamp '\(text(timestampStart, i))'")
             }
@@ -380,7 +423,7 @@ struct Parser {
         }
         let end: Int
         if c == newline {
-            end = min(i + 1, count)
+            end = min(i + 1, bodyCount)
         } else if c == UInt8(ascii: "#") {
             // An OpenMetrics exemplar: ` # {labels} value [timestamp]`; kept in the byte range, not parsed.
             guard byte(skipBlanks(i + 1)) == UInt8(ascii: "{") else { throw error(i, "invalid exemplar") }
@@ -396,9 +439,8 @@ struct Parser {
             nameStart: UInt32(truncatingIfNeeded: start), nameEnd: UInt32(truncatingIfNeeded: nameEnd),
             labelsStart: UInt32(truncatingIfNeeded: labelsStart), labelsEnd: UInt32(truncatingIfNeeded: labelsEnd),
             suffix: suffix, flags: flags))
-        families[family].samplesEnd = samples.count
-        families[family].sampleLines += 1
-        families[family].byteEnd = end
+        currentHasSampleLines = true
+        currentByteEnd = end
         return end
     }
 
@@ -407,7 +449,8 @@ struct Parser {
     mutating func parseLabels(from start: Int) throws(ParseError) -> (end: Int, escapes: Bool) {
         var i = start
         var escapes = false
-        labelNames.removeAll(keepingCapacity: true)
+        // A 64-bit signature of the label names seen; only a repeated bit costs a real check.
+        var seenNames: UInt64 = 0
         while true {
             i = skipBlanks(i)
             var c = byte(i)
@@ -419,15 +462,11 @@ struct Parser {
             i += 1
             while isLabelNameChar(byte(i)) { i += 1 }
             let nameLength = i - nameStart
-            var k = 0
-            while k < labelNames.count {
-                if labelNames[k + 1] == nameLength && bytesEqual(base + labelNames[k], base + nameStart, nameLength) {
-                    throw error(nameStart, "duplicate label name '\(text(nameStart, i))'")
-                }
-                k += 2
+            let bit: UInt64 = 1 << ((UInt64(base[nameStart]) &+ UInt64(base[i - 1]) &* 7 &+ UInt64(nameLength) &* 13) & 63)
+            if seenNames & bit != 0 && isDuplicateLabelName(blockStart: start, nameStart: nameStart, nameLength: nameLength) {
+                throw error(nameStart, "duplicate label name '\(text(nameStart, i))'")
             }
-            labelNames.append(nameStart)
-            labelNames.append(nameLength)
+            seenNames |= bit
             i = skipBlanks(i)
             guard byte(i) == UInt8(ascii: "=") else {
                 throw error(i, isNameChar(byte(i)) || byte(i) == UInt8(ascii: "-") || byte(i) == UInt8(ascii: ".")
@@ -438,6 +477,7 @@ struct Parser {
             let valueOpen = i
             i += 1
             while true {
+                i = skipPlainLabelValueBytes(i)
                 c = byte(i)
                 if c == quote { break }
                 if c == backslash {
@@ -463,4 +503,41 @@ struct Parser {
             throw error(i, c == newline ? "unterminated label set" : "expected ',' or '}' after label value")
         }
     }
+
+    /// Skips label value bytes that are none of `"`, `\`, `\n`, eight at a time.
+    @inline(__always) func skipPlainLabelValueBytes(_ start: Int) -> Int {
+        var i = start
+        while i + 8 <= count {
+            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            let special = hasZeroByte(word ^ 0x2222_2222_2222_2222)
+                | hasZeroByte(word ^ 0x5C5C_5C5C_5C5C_5C5C)
+                | hasZeroByte(word ^ 0x0A0A_0A0A_0A0A_0A0A)
+            if special != 0 {
+                // Little-endian: the lowest flagged byte is the first special one.
+                return i + special.trailingZeroBitCount / 8
+            }
+            i += 8
+        }
+        while i < count {
+            let c = base[i]
+            if c == quote || c == backslash || c == newline { return i }
+            i += 1
+        }
+        return i
+    }
+
+    /// Exact duplicate check: rescans the names before `nameStart` in this label block.
+    func isDuplicateLabelName(blockStart: Int, nameStart: Int, nameLength: Int) -> Bool {
+        var cursor = LabelCursor(body: UnsafeBufferPointer(start: base, count: count), start: blockStart, end: nameStart)
+        while let (name, _) = cursor.next() {
+            if name.count == nameLength && bytesEqual(base + name.lowerBound, base + nameStart, nameLength) { return true }
+        }
+        return false
+    }
+}
+
+/// Nonzero with the high bit set in each byte of `word` that is zero (and possibly in bytes
+/// after one, never before it), which is all the first-match search needs.
+@inline(__always) private func hasZeroByte(_ word: UInt64) -> UInt64 {
+    (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080
 }
