@@ -21,14 +21,37 @@ private let backslash = UInt8(ascii: "\\")
 private let lettersUnderscoreHigh: UInt64 = 0x07FF_FFFE_87FF_FFFE  // A-Z, _, a-z
 private let digitsLow: UInt64 = 0x03FF_0000_0000_0000            // 0-9
 private let colonLow: UInt64 = 0x0400_0000_0000_0000             // :
-// Space, tab, CR, LF: what ends a value or timestamp token.
-private let tokenEndLow: UInt64 = 1 << 32 | 1 << 9 | 1 << 13 | 1 << 10
 
 @inline(__always) func isNameStart(_ c: UInt8) -> Bool { inClass(c, colonLow, lettersUnderscoreHigh) }
 @inline(__always) func isNameChar(_ c: UInt8) -> Bool { inClass(c, colonLow | digitsLow, lettersUnderscoreHigh) }
 @inline(__always) func isLabelNameStart(_ c: UInt8) -> Bool { inClass(c, 0, lettersUnderscoreHigh) }
 @inline(__always) func isLabelNameChar(_ c: UInt8) -> Bool { inClass(c, digitsLow, lettersUnderscoreHigh) }
-@inline(__always) private func isTokenEnd(_ c: UInt8) -> Bool { c < 64 && (tokenEndLow >> UInt64(c)) & 1 != 0 }
+
+/// Bits of the parser's per-byte class table.
+enum CharacterClass {
+    static let nameStart: UInt8 = 1
+    static let nameChar: UInt8 = 2
+    static let labelNameStart: UInt8 = 4
+    static let labelNameChar: UInt8 = 8
+    /// Space, tab, CR, LF: what ends a value or timestamp token.
+    static let tokenEnd: UInt8 = 16
+    /// Space, tab, CR.
+    static let blank: UInt8 = 32
+
+    static func fill(_ table: UnsafeMutableBufferPointer<UInt8>) {
+        for byte in 0..<256 {
+            let c = UInt8(byte)
+            var bits: UInt8 = 0
+            if Exposition.isNameStart(c) { bits |= nameStart }
+            if Exposition.isNameChar(c) { bits |= nameChar }
+            if Exposition.isLabelNameStart(c) { bits |= labelNameStart }
+            if Exposition.isLabelNameChar(c) { bits |= labelNameChar }
+            if c == space || c == tab || c == carriageReturn { bits |= blank | tokenEnd }
+            if c == newline { bits |= tokenEnd }
+            table[byte] = bits
+        }
+    }
+}
 
 /// Single pass over the body, one line at a time.
 ///
@@ -58,27 +81,35 @@ struct Parser {
     var currentByteEnd = 0
     var currentHasSampleLines = false
 
-    init(base: UnsafePointer<UInt8>, count: Int, bodyCount: Int, options: ParseOptions) {
+    /// 256 entries of `CharacterClass` bits, one load per byte in the scanning loops.
+    let classes: UnsafePointer<UInt8>
+
+    init(base: UnsafePointer<UInt8>, count: Int, bodyCount: Int, classes: UnsafePointer<UInt8>, options: ParseOptions) {
         precondition(count > 0 && base[count - 1] == newline && bodyCount <= count)
         self.base = base
+        self.classes = classes
         self.count = count
         self.bodyCount = bodyCount
         self.lenient = options.lenient
         self.selectedNames = options.families.map(ByteNameSet.init)
         self.predicate = options.familyPredicate
         samples.reserveCapacity(count / 128 + 16)
+        families.reserveCapacity(count / 1024 + 16)
     }
 
     @inline(__always) func byte(_ i: Int) -> UInt8 { base[i] }
 
     @inline(__always) func skipBlanks(_ i: Int) -> Int {
         var i = i
-        while true {
-            let c = byte(i)
-            guard c == space || c == tab || c == carriageReturn else { return i }
-            i += 1
-        }
+        while classes[Int(base[i])] & CharacterClass.blank != 0 { i += 1 }
+        return i
     }
+
+    @inline(__always) func isNameStart(_ c: UInt8) -> Bool { classes[Int(c)] & CharacterClass.nameStart != 0 }
+    @inline(__always) func isNameChar(_ c: UInt8) -> Bool { classes[Int(c)] & CharacterClass.nameChar != 0 }
+    @inline(__always) func isLabelNameStart(_ c: UInt8) -> Bool { classes[Int(c)] & CharacterClass.labelNameStart != 0 }
+    @inline(__always) func isLabelNameChar(_ c: UInt8) -> Bool { classes[Int(c)] & CharacterClass.labelNameChar != 0 }
+    @inline(__always) func isTokenEnd(_ c: UInt8) -> Bool { classes[Int(c)] & CharacterClass.tokenEnd != 0 }
 
     /// The index just past the `\n` that ends the line containing `i` (at most `bodyCount`).
     @inline(__always) func lineEnd(from i: Int) -> Int {
@@ -452,8 +483,11 @@ struct Parser {
         // A 64-bit signature of the label names seen; only a repeated bit costs a real check.
         var seenNames: UInt64 = 0
         while true {
-            i = skipBlanks(i)
-            var c = byte(i)
+            var c = base[i]
+            if classes[Int(c)] & CharacterClass.blank != 0 {
+                i = skipBlanks(i)
+                c = base[i]
+            }
             if c == UInt8(ascii: "}") { return (i, escapes) }
             guard isLabelNameStart(c) else {
                 throw error(i, c == newline ? "unterminated label set" : "invalid label name")
@@ -467,12 +501,14 @@ struct Parser {
                 throw error(nameStart, "duplicate label name '\(text(nameStart, i))'")
             }
             seenNames |= bit
-            i = skipBlanks(i)
+            // Blanks around `=`, `,` and quotes are legal but rare: test the common byte first.
+            if base[i] != UInt8(ascii: "=") { i = skipBlanks(i) }
             guard byte(i) == UInt8(ascii: "=") else {
                 throw error(i, isNameChar(byte(i)) || byte(i) == UInt8(ascii: "-") || byte(i) == UInt8(ascii: ".")
                     ? "invalid label name" : "expected '=' after label name")
             }
-            i = skipBlanks(i + 1)
+            i += 1
+            if base[i] != quote { i = skipBlanks(i) }
             guard byte(i) == quote else { throw error(i, "expected '\"' to start label value") }
             let valueOpen = i
             i += 1
@@ -493,8 +529,12 @@ struct Parser {
                 if c == newline { throw error(valueOpen, "unterminated label value") }
                 i += 1
             }
-            i = skipBlanks(i + 1)
-            c = byte(i)
+            i += 1
+            c = base[i]
+            if classes[Int(c)] & CharacterClass.blank != 0 {
+                i = skipBlanks(i)
+                c = base[i]
+            }
             if c == UInt8(ascii: ",") {
                 i += 1
                 continue
