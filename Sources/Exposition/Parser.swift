@@ -80,6 +80,11 @@ struct Parser {
     // ends, so that each sample costs no write into `families`.
     var currentByteEnd = 0
     var currentHasSampleLines = false
+    // Copies of the current family's identity, read for every sample line.
+    var currentNameStart = 0
+    var currentNameLength = 0
+    var currentType = MetricType.untyped
+    var currentSelected = false
 
     /// 256 entries of `CharacterClass` bits, one load per byte in the scanning loops.
     let classes: UnsafePointer<UInt8>
@@ -192,8 +197,8 @@ struct Parser {
         guard c == space || c == tab || c == newline || c == carriageReturn else {
             throw error(i, "invalid metric name")
         }
-        let existing = try familyForMetadata(nameStart, nameEnd, keyword)
-        let selected = existing >= 0 ? families[existing].selected : isSelected(nameStart, nameEnd)
+        let (existing, hash) = try familyForMetadata(nameStart, nameEnd, keyword)
+        let selected = existing >= 0 ? currentSelected : isSelected(nameStart, nameEnd)
         let end = lineEnd(from: i)
         var textEnd = end
         if textEnd > i && base[textEnd - 1] == newline { textEnd -= 1 }
@@ -220,7 +225,7 @@ struct Parser {
             textEnd = tokenEnd
         }
 
-        let index = existing >= 0 ? existing : openFamily(nameStart, nameEnd, selected: selected)
+        let index = existing >= 0 ? existing : openFamily(nameStart, nameEnd, hash: hash, selected: selected)
         switch keyword {
         case .help:
             families[index].helpStart = textStart
@@ -228,6 +233,7 @@ struct Parser {
         case .type:
             families[index].type = type
             families[index].hasType = true
+            currentType = type
         case .unit:
             families[index].unitStart = textStart
             families[index].unitEnd = textEnd
@@ -276,9 +282,9 @@ struct Parser {
 
     /// The family a HELP/TYPE/UNIT line attaches to (the current one), -1 when it starts a
     /// new family, or an error when the name belongs to a family that already ended.
-    mutating func familyForMetadata(_ nameStart: Int, _ nameEnd: Int, _ keyword: Keyword) throws(ParseError) -> Int {
+    mutating func familyForMetadata(_ nameStart: Int, _ nameEnd: Int, _ keyword: Keyword) throws(ParseError) -> (index: Int, hash: UInt64) {
         let keywordText = switch keyword { case .help: "HELP"; case .type: "TYPE"; case .unit: "UNIT" }
-        if current >= 0 && sameName(current, nameStart, nameEnd) {
+        if current >= 0 && isCurrentName(nameStart, nameEnd) {
             let family = families[current]
             switch keyword {
             case .help where family.helpStart >= 0,
@@ -288,10 +294,11 @@ struct Parser {
             case .type where currentHasSampleLines:
                 throw error(nameStart, "TYPE for family \(familyName(current)) after its samples")
             default:
-                return current
+                return (current, 0)
             }
         }
-        if let earlier = findFamily(nameStart, nameEnd) {
+        let (found, hash) = findFamily(nameStart, nameEnd)
+        if let earlier = found {
             let what = switch keyword {
             case .help where families[earlier].helpStart >= 0: "duplicate HELP for family"
             case .type where families[earlier].hasType: "duplicate TYPE for family"
@@ -299,7 +306,11 @@ struct Parser {
             }
             throw error(nameStart, "\(what) \(familyName(earlier)) (it began on line \(families[earlier].firstLine))")
         }
-        return -1
+        return (-1, hash)
+    }
+
+    @inline(__always) func isCurrentName(_ start: Int, _ end: Int) -> Bool {
+        currentNameLength == end - start && bytesEqual(base + currentNameStart, base + start, currentNameLength)
     }
 
     @inline(__always) func sameName(_ family: Int, _ start: Int, _ end: Int) -> Bool {
@@ -308,8 +319,10 @@ struct Parser {
         return length == end - start && bytesEqual(base + record.nameStart, base + start, length)
     }
 
-    func findFamily(_ start: Int, _ end: Int) -> Int? {
-        nameTable.find(hash: nameHash(base + start, end - start)) { sameName($0, start, end) }
+    /// An earlier family with this name, and the name's hash for `openFamily`.
+    func findFamily(_ start: Int, _ end: Int) -> (index: Int?, hash: UInt64) {
+        let hash = nameHash(base + start, end - start)
+        return (nameTable.find(hash: hash) { sameName($0, start, end) }, hash)
     }
 
     func isSelected(_ start: Int, _ end: Int) -> Bool {
@@ -318,37 +331,40 @@ struct Parser {
         return true
     }
 
-    mutating func openFamily(_ nameStart: Int, _ nameEnd: Int, selected: Bool) -> Int {
+    mutating func openFamily(_ nameStart: Int, _ nameEnd: Int, hash: UInt64, selected: Bool) -> Int {
         closeCurrentFamily()
         currentByteEnd = lineStart
         currentHasSampleLines = false
+        currentNameStart = nameStart
+        currentNameLength = nameEnd - nameStart
+        currentType = .untyped
+        currentSelected = selected
         let index = families.count
         families.append(FamilyRecord(
             nameStart: nameStart, nameEnd: nameEnd,
             byteStart: lineStart, byteEnd: lineStart,
             samplesStart: samples.count, samplesEnd: samples.count,
             firstLine: lineNumber, selected: selected))
-        nameTable.insert(index: index, hash: nameHash(base + nameStart, nameEnd - nameStart))
+        nameTable.insert(index: index, hash: hash)
         current = index
         return index
     }
 
     // MARK: Samples
 
-    /// Whether sample name `start..<end` continues `family`, and with which suffix.
-    @inline(__always) func continues(_ family: Int, _ start: Int, _ end: Int, prefixKnown: Bool) -> SampleSuffix? {
-        let record = families[family]
-        let familyLength = record.nameEnd - record.nameStart
+    /// Whether sample name `start..<end` continues the current family, and with which suffix.
+    @inline(__always) func continuesCurrent(_ start: Int, _ end: Int, prefixKnown: Bool) -> SampleSuffix? {
+        let familyLength = currentNameLength
         let length = end - start
         guard length >= familyLength else { return nil }
-        guard prefixKnown || bytesEqual(base + record.nameStart, base + start, familyLength) else { return nil }
+        guard prefixKnown || bytesEqual(base + currentNameStart, base + start, familyLength) else { return nil }
         if length == familyLength { return SampleSuffix.none }
         let rest = start + familyLength
         let restLength = length - familyLength
         @inline(__always) func suffixIs(_ word: StaticString) -> Bool {
             restLength == word.utf8CodeUnitCount && bytesEqual(base + rest, word.utf8Start, restLength)
         }
-        switch record.type {
+        switch currentType {
         case .histogram:
             if suffixIs("_bucket") { return .bucket }
             if suffixIs("_sum") { return .sum }
@@ -379,9 +395,8 @@ struct Parser {
         if current >= 0 {
             // Most samples continue the current family, whose name is already validated, so
             // only what follows that prefix needs scanning.
-            let record = families[current]
-            let familyLength = record.nameEnd - record.nameStart
-            if count - start > familyLength && bytesEqual(base + record.nameStart, base + start, familyLength) {
+            let familyLength = currentNameLength
+            if count - start > familyLength && bytesEqual(base + currentNameStart, base + start, familyLength) {
                 i = start + familyLength
                 prefixKnown = true
             }
@@ -395,16 +410,21 @@ struct Parser {
 
         var suffix = SampleSuffix.none
         var family = -1
-        if current >= 0, let continued = continues(current, start, nameEnd, prefixKnown: prefixKnown) {
+        var hash: UInt64 = 0
+        if current >= 0, let continued = continuesCurrent(start, nameEnd, prefixKnown: prefixKnown) {
             family = current
             suffix = continued
-        } else if let earlier = findFamily(start, nameEnd) {
-            throw error(start, "samples for family \(familyName(earlier)) after other families (it began on line \(families[earlier].firstLine))")
+        } else {
+            let found = findFamily(start, nameEnd)
+            if let earlier = found.index {
+                throw error(start, "samples for family \(familyName(earlier)) after other families (it began on line \(families[earlier].firstLine))")
+            }
+            hash = found.hash
         }
-        let selected = family >= 0 ? families[family].selected : isSelected(start, nameEnd)
+        let selected = family >= 0 ? currentSelected : isSelected(start, nameEnd)
         guard selected else {
             let end = lineEnd(from: i)
-            if family < 0 { family = openFamily(start, nameEnd, selected: false) }
+            if family < 0 { family = openFamily(start, nameEnd, hash: hash, selected: false) }
             currentHasSampleLines = true
             currentByteEnd = end
             return end
@@ -464,7 +484,7 @@ struct Parser {
         }
         guard end <= Int(UInt32.max) else { throw error(start, "body larger than 4 GiB") }
 
-        if family < 0 { family = openFamily(start, nameEnd, selected: true) }
+        if family < 0 { family = openFamily(start, nameEnd, hash: hash, selected: true) }
         samples.append(SampleRecord(
             value: value, timestampMs: timestamp,
             nameStart: UInt32(truncatingIfNeeded: start), nameEnd: UInt32(truncatingIfNeeded: nameEnd),

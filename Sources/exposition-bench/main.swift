@@ -22,8 +22,8 @@ func readFile(_ path: String) -> [UInt8]? {
 
 /// Parses once and returns something derived from every sample, so the work cannot be elided.
 @inline(never)
-func parseOnce(_ bytes: [UInt8]) throws(ParseError) -> Int {
-    let document = try ExpositionDocument(bytes: bytes)
+func parseOnce(_ bytes: [UInt8], _ options: ParseOptions) throws(ParseError) -> Int {
+    let document = try ExpositionDocument(bytes: bytes, options: options)
     return document.sampleCount &+ document.familyCount
 }
 
@@ -42,6 +42,9 @@ if paths.isEmpty {
     print("usage: exposition-bench FILE...")
     exit(2)
 }
+// EXPOSITION_BENCH_FAMILIES=a,b measures a selective parse that skips all other families.
+let selectedFamilies = getenv("EXPOSITION_BENCH_FAMILIES").map { String(cString: $0) } ?? ""
+let options = ParseOptions(families: selectedFamilies.isEmpty ? nil : Set(selectedFamilies.split(separator: ",").map(String.init)))
 var failed = false
 for path in paths {
     guard let bytes = readFile(path) else {
@@ -54,7 +57,7 @@ for path in paths {
         var checksum = 0
         // A fixed count makes profiles (valgrind --tool=callgrind) comparable between builds.
         if let fixed = getenv("EXPOSITION_BENCH_ITERATIONS").flatMap({ Int(String(cString: $0)) }) {
-            for _ in 0..<fixed { checksum &+= try parseOnce(bytes) }
+            for _ in 0..<fixed { checksum &+= try parseOnce(bytes, options) }
             print("\(path) \(bytes.count) \(fixed) parses (checksum \(checksum % 1000))")
             continue
         }
@@ -62,7 +65,7 @@ for path in paths {
         var iterations = 1
         while true {
             let elapsed = try clock.measure {
-                for _ in 0..<iterations { checksum &+= try parseOnce(bytes) }
+                for _ in 0..<iterations { checksum &+= try parseOnce(bytes, options) }
             }
             if seconds(elapsed) >= 0.1 { break }
             iterations *= 2
@@ -71,7 +74,7 @@ for path in paths {
         var runs = 0
         while seconds(total) < 1.0 {
             total += try clock.measure {
-                for _ in 0..<iterations { checksum &+= try parseOnce(bytes) }
+                for _ in 0..<iterations { checksum &+= try parseOnce(bytes, options) }
             }
             runs += iterations
         }
