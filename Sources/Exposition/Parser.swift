@@ -13,8 +13,8 @@ private let carriageReturn = UInt8(ascii: "\r")
 private let quote = UInt8(ascii: "\"")
 private let backslash = UInt8(ascii: "\\")
 
-// Character classes as 128-bit bitmaps (two words): one shift and mask per byte, no table
-// in memory and no chain of comparisons.
+// Character classes as 128-bit bitmaps (two words). They define the classes for the writer's
+// validation and fill the parser's per-byte table (`CharacterClass`), which the hot loops use.
 @inline(__always) private func inClass(_ c: UInt8, _ low: UInt64, _ high: UInt64) -> Bool {
     c < 64 ? (low >> UInt64(c)) & 1 != 0 : c < 128 && (high >> UInt64(c &- 64)) & 1 != 0
 }
