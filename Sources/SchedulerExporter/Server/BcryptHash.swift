@@ -10,7 +10,8 @@ enum BcryptHash {
     static func isWellFormed(_ hash: String) -> Bool {
         let bytes = Array(hash.utf8)
         // $2y$10$ + 22 salt + 31 hash characters.
-        guard bytes.count == 60, hash.hasPrefix("$2a$") || hash.hasPrefix("$2b$") || hash.hasPrefix("$2y$") else { return false }
+        guard bytes.count == 60, hash.hasPrefix("$2a$") || hash.hasPrefix("$2b$") || hash.hasPrefix("$2y$"), bytes[6] == UInt8(ascii: "$"),
+              let cost = Int(String(decoding: bytes[4..<6], as: UTF8.self)), (4...31).contains(cost) else { return false }
         return crypt_checksalt(hash) == CRYPT_SALT_OK
     }
 
