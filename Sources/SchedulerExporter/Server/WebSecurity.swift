@@ -75,8 +75,8 @@ public final class WebSecurity: Sendable {
                 throw ConfigError("\(path): switching TLS \(servesTLS ? "off" : "on") needs a restart")
             }
         } catch {
-            // The stamps of the new file, not of the old config's files: that is what failed.
-            let failedStamps = FileStamp.of([path])
+            // Retried every check (files a new config names may get fixed), logged once per edit.
+            let failedStamps = stamps
             if rejected != failedStamps {
                 logger.error("web config not reloaded; keeping the running one", metadata: ["error": "\(error.message)"])
             }
