@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Testing
 @testable import SchedulerExporter
 
@@ -45,6 +46,13 @@ import Testing
         #expect(server.web.verifiedCredentials.count == 1)
         #expect(server.rejections.unauthorized == 5)
         #expect(server.rejections.tls == 0)
+
+        // The exporter's own /metrics reports the same counts.
+        let page = MetricsPage(store: SnapshotStore(targetOrder: []), rejections: server.rejections)
+        let body = String(buffer: page.render(format: .prometheusText))
+        #expect(body.contains("# TYPE kube_scheduler_exporter_http_requests_rejected_total counter\n"))
+        #expect(body.contains("kube_scheduler_exporter_http_requests_rejected_total{reason=\"unauthorized\"} 5\n"))
+        #expect(body.contains("kube_scheduler_exporter_http_requests_rejected_total{reason=\"tls\"} 0\n"))
     }
 
     @Test func requireAndVerifyClientCertTakesOnlyTheCAsClients() async throws {
