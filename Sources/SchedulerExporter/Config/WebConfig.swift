@@ -72,7 +72,7 @@ public struct WebConfig: Sendable, Equatable {
         tls_server_config:
           cert_file: server.crt          # relative to this file's directory
           key_file: server.key
-          min_version: TLS12             # TLS10..TLS13 (default TLS12); max_version likewise
+          min_version: TLS12             # TLS10..TLS13; also max_version
           client_auth_type: RequireAndVerifyClientCert   # default NoClientCert
           client_ca_file: clients-ca.crt
         http_server_config:
