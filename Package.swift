@@ -29,12 +29,14 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
+        // libxcrypt's crypt_rn for the web config's bcrypt hashes, libcrypto's SHA256 for the cache key.
+        .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev", "libssl-dev"])]),
         .target(name: "Exposition"),
         .target(name: "SchedulingLatency", dependencies: ["Exposition"]),
         .target(
             name: "SchedulerExporter",
             dependencies: [
-                "CurlHTTP", "Exposition", "SchedulingLatency",
+                "CurlHTTP", "Exposition", "SchedulingLatency", "CCrypt",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -10,9 +10,14 @@ public final class Exporter: Service {
     public let store: SnapshotStore
     let client: CurlClient
     let logger: Logger
+    /// TLS, basic auth and headers from `--web.config.file`; nil serves plain HTTP to anyone.
+    let web: WebSecurity?
+    /// How often the web config file and the files it names are checked for changes.
+    static let webConfigCheckInterval: Duration = .seconds(5)
 
-    public init(config: ExporterConfig, logger: Logger) {
+    public init(config: ExporterConfig, web: WebSecurity? = nil, logger: Logger) {
         self.config = config
+        self.web = web
         self.logger = logger
         self.client = CurlClient()
         self.store = SnapshotStore(targetOrder: config.targets.map(\.name))
@@ -20,18 +25,31 @@ public final class Exporter: Service {
 
     public func run() async throws {
         let prober = OutsideInProber(config: config.probe, client: client, logger: logger)
-        let routes = Routes(store: store, passthroughFamilies: config.passthroughFamilies, prober: prober)
-        let server = HTTPServer(router: { routes.handle($0) }, logger: logger)
+        let rejections = RequestRejections()
+        let routes = Routes(store: store, passthroughFamilies: config.passthroughFamilies, prober: prober, rejections: rejections)
+        let server = HTTPServer(router: { routes.handle($0) }, web: web, rejections: rejections, logger: logger)
         let channel = try await server.start(host: config.listenAddress.host, port: config.listenAddress.port)
         let bound = channel.localAddress.flatMap { address in address.port.map { ListenAddress(host: address.ipAddress ?? config.listenAddress.host, port: $0) } }
         logger.info("listening", metadata: [
             "address": "\(bound ?? config.listenAddress)",
             "targets": "\(config.targets.map(\.name).joined(separator: ","))",
+            "tls": "\(web?.servesTLS ?? false)",
+            "basic_auth": "\(web.map { !$0.config.basicAuthUsers.isEmpty } ?? false)",
         ])
         let pollers = config.targets.map { TargetPoller(target: $0, client: client, store: store, logger: logger) }
         await withTaskGroup(of: Void.self) { group in
             for poller in pollers {
                 group.addTask { await poller.run() }
+            }
+            if let web {
+                let logger = logger
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: Self.webConfigCheckInterval)
+                        if Task.isCancelled { break }
+                        web.reloadIfChanged(logger: logger)
+                    }
+                }
             }
             group.addTask {
                 // Park until shutdown is requested, then stop the pollers.

@@ -23,6 +23,13 @@ struct ExporterCommand: ParsableCommand {
             Config file format (YAML; durations like 15s, 1m30s):
 
             \(ConfigFile.example)
+
+            --web.config.file protects the exporter's own endpoint in the Prometheus exporter-toolkit format \
+            (re-read when it or a file it names changes; a bad edit is logged and the running config kept). \
+            With basic_auth_users every path, /healthz included, needs credentials, as with exporter-toolkit. \
+            Relative paths are relative to the web config file:
+
+            \(WebConfig.example)
             """,
         version: ExporterBuild.version)
 
@@ -30,6 +37,8 @@ struct ExporterCommand: ParsableCommand {
     var configFile: String?
     @Option(name: .customLong("web.listen-address"), help: ArgumentHelp("Address to serve /metrics on.", valueName: "host:port"))
     var listenAddress = ":\(ListenAddress.defaultPort)"
+    @Option(name: .customLong("web.config.file"), help: ArgumentHelp("exporter-toolkit web config: TLS, basic auth (on every path, /healthz too) and headers.", valueName: "path"))
+    var webConfigFile: String?
     @Option(name: .customLong("target"), help: ArgumentHelp("Base URL of the scheduler's secure port (default \(TargetConfig.kubeadmURL)).", valueName: "url"))
     var target: String?
     @Option(name: .customLong("target.name"), help: ArgumentHelp("Value of the target label for --target.", valueName: "name"))
@@ -156,10 +165,12 @@ enum Main {
             fail(ExporterCommand.message(for: error))
         }
         let config: ExporterConfig
+        let web: WebSecurity?
         let level: Logger.Level
         let format: StructuredLogHandler.Format
         do {
             config = try command.exporterConfig()
+            web = try command.webConfigFile.map { (path) throws(ConfigError) in try WebSecurity(path: path) }
             level = try command.logLevelValue()
             guard let parsed = StructuredLogHandler.Format(rawValue: command.logFormat) else {
                 throw ConfigError("--log.format: expected logfmt or json, got \"\(command.logFormat)\"")
@@ -172,7 +183,7 @@ enum Main {
         }
         LoggingSystem.bootstrap { StructuredLogHandler(label: $0, format: format, level: level) }
         let logger = Logger(label: "kube-scheduler-exporter")
-        let exporter = Exporter(config: config, logger: logger)
+        let exporter = Exporter(config: config, web: web, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [exporter], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

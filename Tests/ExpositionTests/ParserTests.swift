@@ -262,3 +262,37 @@ import Testing
         #expect(ParseError(line: 3, column: 7, reason: "invalid value 'x'").description == "line 3, column 7: invalid value 'x'")
     }
 }
+
+@Suite struct ParserRobustnessTests {
+    /// Random mixes of the format's own syntax bytes: parsing must never crash, lenient mode
+    /// must never throw, and every error must point into the input.
+    @Test func randomSyntaxSoupNeverCrashes() throws {
+        var random = SeededGenerator(state: 0xF022)
+        let pieces = ["a", "a_bucket", "a_sum", "le", "x", "{", "}", "=", "\"", "\\", ",", " ", "\t", "\r", "\n", "#", " HELP ",
+                      " TYPE ", " UNIT ", "histogram", "summary", "counter", "1", "-", "+Inf", "NaN", ".", "e", "9", "EOF", "é"]
+        for _ in 0..<3_000 {
+            var text = ""
+            for _ in 0..<Int.random(in: 0..<40, using: &random) { text += pieces.randomElement(using: &random)! }
+            let lineCount = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).count
+            let document = try parse(text, ParseOptions(lenient: true))
+            for error in document.errors {
+                #expect(error.line >= 1 && error.line <= lineCount, "\(text.debugDescription)")
+                #expect(error.column >= 1, "\(text.debugDescription)")
+            }
+            for family in document.families {
+                #expect(family.byteRange.upperBound <= text.utf8.count)
+                for sample in family.samples {
+                    _ = sample.labels
+                    _ = sample.name
+                }
+                _ = family.histograms()
+                _ = family.summaries()
+            }
+            if document.errors.isEmpty {
+                #expect(strictError(text) == nil)
+            } else {
+                #expect(strictError(text) == document.errors.first)
+            }
+        }
+    }
+}

@@ -17,6 +17,8 @@ public struct ServerResponse: Sendable {
     public var status: HTTPResponseStatus
     public var contentType: String
     public var body: ByteBuffer
+    /// Beyond Content-Type, Content-Length and Connection, which the server sets.
+    public var headers: [(String, String)] = []
 
     public init(status: HTTPResponseStatus = .ok, contentType: String = "text/plain; charset=utf-8", body: ByteBuffer) {
         self.status = status
@@ -39,21 +41,29 @@ public enum RouteResult: Sendable {
 /// The route table: a function from request to response that never touches a polled target.
 public typealias Router = @Sendable (ServerRequest) -> RouteResult
 
-/// A small HTTP/1.1 server on SwiftNIO: keep-alive, bounded request heads, no request bodies.
+/// A small HTTP/1.1 server on SwiftNIO: keep-alive, bounded request heads, no request bodies; with
+/// a web config, TLS from its current context on each new connection and basic auth on every path.
 public final class HTTPServer: Sendable {
     let group: MultiThreadedEventLoopGroup
     let router: Router
+    let web: WebSecurity?
+    let rejections: RequestRejections
     let logger: Logger
 
-    public init(threads: Int = 1, router: @escaping Router, logger: Logger) {
+    public init(threads: Int = 1, router: @escaping Router, web: WebSecurity? = nil,
+                rejections: RequestRejections = RequestRejections(), logger: Logger) {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         self.router = router
+        self.web = web
+        self.rejections = rejections
         self.logger = logger
     }
 
     /// Binds and returns the channel; close it (or call `shutdown`) to stop.
     public func start(host: String, port: Int) async throws -> Channel {
         let router = self.router
+        let web = self.web
+        let rejections = self.rejections
         let logger = self.logger
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -62,8 +72,14 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 4)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // A reloaded certificate applies from the next connection on.
+                    if let tls = web?.active.tls {
+                        try channel.pipeline.syncOperations.addHandler(tls.makeHandler())
+                        try channel.pipeline.syncOperations.addHandler(TLSHandshakeObserver(rejections: rejections, logger: logger))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(RequestHandler(router: router, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(
+                        RequestHandler(router: router, web: web, rejections: rejections, logger: logger))
                 }
             }
             .bind(host: host, port: port).get()
@@ -80,11 +96,15 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = HTTPServerResponsePart
 
     let router: Router
+    let web: WebSecurity?
+    let rejections: RequestRejections
     let logger: Logger
     private var head: HTTPRequestHead?
 
-    init(router: @escaping Router, logger: Logger) {
+    init(router: @escaping Router, web: WebSecurity?, rejections: RequestRejections, logger: Logger) {
         self.router = router
+        self.web = web
+        self.rejections = rejections
         self.logger = logger
     }
 
@@ -98,30 +118,62 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
             guard let head else { return }
             self.head = nil
             let request = Self.request(from: head)
-            let keepAlive = head.isKeepAlive
-            let version = head.version
-            switch router(request) {
-            case .response(let response):
-                write(response, version: version, keepAlive: keepAlive, method: request.method, context: context)
-            case .deferred(let work):
-                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                let promise = context.eventLoop.makePromise(of: ServerResponse.self)
-                promise.completeWithTask { await work() }
-                promise.futureResult.whenSuccess { response in
-                    let (handler, context) = loopBound.value
-                    handler.write(response, version: version, keepAlive: keepAlive, method: request.method, context: context)
+            let reply = Reply(version: head.version, keepAlive: head.isKeepAlive, method: request.method,
+                              extraHeaders: web?.active.headers ?? [])
+            guard let web else { return route(request, reply, context: context) }
+            // Every path, /healthz too, needs credentials once users are configured (as in
+            // exporter-toolkit): what is served tells an attacker what the scheduler exposes.
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            web.authorize(head.headers.first(name: "authorization"), on: context.eventLoop).whenComplete { result in
+                let (handler, context) = loopBound.value
+                guard case .success(true) = result else {
+                    handler.rejections.countUnauthorized()
+                    handler.logger.debug("unauthorized request", metadata: [
+                        "path": "\(request.path)", "peer": "\(context.remoteAddress?.description ?? "unknown")",
+                    ])
+                    var response = ServerResponse(status: .unauthorized, text: "Unauthorized\n")
+                    response.headers = [("WWW-Authenticate", "Basic")]
+                    handler.write(response, reply, context: context)
+                    return
                 }
+                handler.route(request, reply, context: context)
             }
         }
     }
 
-    private func write(_ response: ServerResponse, version: HTTPVersion, keepAlive: Bool, method: HTTPMethod, context: ChannelHandlerContext) {
+    /// How to answer the request at hand.
+    private struct Reply {
+        var version: HTTPVersion
+        var keepAlive: Bool
+        var method: HTTPMethod
+        var extraHeaders: [(String, String)]
+    }
+
+    private func route(_ request: ServerRequest, _ reply: Reply, context: ChannelHandlerContext) {
+        switch router(request) {
+        case .response(let response):
+            write(response, reply, context: context)
+        case .deferred(let work):
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let promise = context.eventLoop.makePromise(of: ServerResponse.self)
+            promise.completeWithTask { await work() }
+            promise.futureResult.whenSuccess { response in
+                let (handler, context) = loopBound.value
+                handler.write(response, reply, context: context)
+            }
+        }
+    }
+
+    private func write(_ response: ServerResponse, _ reply: Reply, context: ChannelHandlerContext) {
+        let keepAlive = reply.keepAlive
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: response.contentType)
         headers.add(name: "Content-Length", value: String(response.body.readableBytes))
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))), promise: nil)
-        if method != .HEAD {
+        headers.add(contentsOf: response.headers)
+        headers.add(contentsOf: reply.extraHeaders)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: reply.version, status: response.status, headers: headers))), promise: nil)
+        if reply.method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
         }
         let done = context.writeAndFlushPromise(wrapOutboundOut(.end(nil)))

@@ -7,6 +7,7 @@ import Synchronization
 /// families rendered fresh on each scrape.
 public final class MetricsPage: Sendable {
     let store: SnapshotStore
+    let rejections: RequestRejections
     private struct Rendered: Sendable {
         var version: UInt64
         var body: ByteBuffer
@@ -15,8 +16,9 @@ public final class MetricsPage: Sendable {
     private let textScrapes = Atomic<Int>(0)
     private let openMetricsScrapes = Atomic<Int>(0)
 
-    public init(store: SnapshotStore) {
+    public init(store: SnapshotStore, rejections: RequestRejections = RequestRejections()) {
         self.store = store
+        self.rejections = rejections
     }
 
     public func render(format: ExpositionFormat) -> ByteBuffer {
@@ -50,6 +52,11 @@ public final class MetricsPage: Sendable {
             .counter("kube_scheduler_exporter_scrapes_total", "Scrapes of the exporter's /metrics, by exposition format.", [
                 OutputSample(labels: [("format", "openmetrics")], value: Double(openMetricsScrapes.load(ordering: .relaxed))),
                 OutputSample(labels: [("format", "text")], value: Double(textScrapes.load(ordering: .relaxed))),
+            ]),
+            .counter("kube_scheduler_exporter_http_requests_rejected_total",
+                     "Requests to this exporter refused: failed TLS handshakes (tls) and missing or wrong basic-auth credentials (unauthorized).", [
+                OutputSample(labels: [("reason", "tls")], value: Double(rejections.tls)),
+                OutputSample(labels: [("reason", "unauthorized")], value: Double(rejections.unauthorized)),
             ]),
             .gauge("kube_scheduler_exporter_targets", "Targets this exporter polls.", value: Double(store.targetOrder.count)),
         ] + ProcessMetrics.families()

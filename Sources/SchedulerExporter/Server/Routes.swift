@@ -9,9 +9,10 @@ public struct Routes: Sendable {
     let prober: OutsideInProber?
     let store: SnapshotStore
 
-    public init(store: SnapshotStore, passthroughFamilies: String = ExporterConfig.defaultPassthroughFamilies, prober: OutsideInProber? = nil) {
+    public init(store: SnapshotStore, passthroughFamilies: String = ExporterConfig.defaultPassthroughFamilies, prober: OutsideInProber? = nil,
+                rejections: RequestRejections = RequestRejections()) {
         self.store = store
-        self.metrics = MetricsPage(store: store)
+        self.metrics = MetricsPage(store: store, rejections: rejections)
         self.passthrough = PassthroughPage(store: store, families: passthroughFamilies)
         self.prober = prober
     }

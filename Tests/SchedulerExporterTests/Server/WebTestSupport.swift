@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+import NIOCore
+@testable import SchedulerExporter
+
+/// A scratch directory removed when the value goes away.
+final class ScratchDirectory {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("kse-web-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> String { "\(path)/\(name)" }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String {
+        try text.write(toFile: file(name), atomically: true, encoding: .utf8)
+        return file(name)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Runs a program and returns its exit status and combined output.
+@discardableResult
+func execute(_ executable: String, _ arguments: [String], in directory: String? = nil) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// A throw-away PKI made with the openssl CLI: a CA with a server certificate for 127.0.0.1 and a
+/// client certificate, and an unrelated CA with its own server and client certificates.
+final class WebPKI {
+    let directory: ScratchDirectory
+
+    init() throws {
+        directory = try ScratchDirectory()
+        try directory.write("ca.cnf", """
+            [req]
+            distinguished_name = dn
+            [dn]
+            [v3_ca]
+            basicConstraints = critical,CA:TRUE
+            keyUsage = critical,keyCertSign,cRLSign
+            subjectKeyIdentifier = hash
+            """)
+        try directory.write("server.ext", """
+            basicConstraints = CA:FALSE
+            keyUsage = critical,digitalSignature
+            extendedKeyUsage = serverAuth
+            subjectAltName = IP:127.0.0.1,DNS:localhost
+            """)
+        try directory.write("client.ext", """
+            basicConstraints = CA:FALSE
+            keyUsage = critical,digitalSignature
+            extendedKeyUsage = clientAuth
+            """)
+        for (name, subject) in [("ca", "/CN=Web Test CA"), ("other-ca", "/CN=Unrelated CA")] {
+            try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                         "-keyout", "\(name).key", "-out", "\(name).crt", "-days", "2", "-subj", subject,
+                         "-config", "ca.cnf", "-extensions", "v3_ca"])
+        }
+        for (name, ca, ext) in [("server", "ca", "server.ext"), ("client", "ca", "client.ext"),
+                                ("other-server", "other-ca", "server.ext"), ("rogue-client", "other-ca", "client.ext")] {
+            try openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                         "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name)"])
+            try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "\(ca).crt", "-CAkey", "\(ca).key",
+                         "-set_serial", "\(Int.random(in: 1000...1_000_000))", "-days", "2", "-extfile", ext,
+                         "-out", "\(name).crt"])
+        }
+    }
+
+    func file(_ name: String) -> String { directory.file(name) }
+
+    private func openssl(_ arguments: [String]) throws {
+        let result = try execute("/usr/bin/openssl", arguments, in: directory.path)
+        guard result.status == 0 else { throw CommandFailure(description: "openssl \(arguments.joined(separator: " ")): \(result.output)") }
+    }
+}
+
+/// A bcrypt hash made by Python's crypt module (the system libcrypt, not the code under test).
+func pythonBcrypt(_ password: String, cost: Int = 4) throws -> String {
+    let script = "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=\(1 << cost))))"
+    let result = try execute("/usr/bin/python3", ["-W", "ignore", "-c", script, password])
+    let hash = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    guard result.status == 0, hash.hasPrefix("$2") else { throw CommandFailure(description: "python3 crypt: \(result.output)") }
+    return hash
+}
+
+/// What curl saw: the HTTP status (0 when no response), its headers, body and exit code.
+struct CurlResult {
+    var exitCode: Int32
+    var status: Int
+    var headers: [String: String]
+    var body: String
+    var output: String
+}
+
+/// The curl CLI against 127.0.0.1, headers dumped to a file so they can be checked.
+func curl(_ url: String, _ options: [String] = [], in directory: ScratchDirectory) throws -> CurlResult {
+    let headerFile = directory.file("headers-\(UUID().uuidString)")
+    let bodyFile = directory.file("body-\(UUID().uuidString)")
+    let result = try execute("/usr/bin/curl", ["-sS", "--max-time", "10", "-D", headerFile, "-o", bodyFile,
+                                               "-w", "\nHTTP_CODE=%{http_code}\n"] + options + [url])
+    var headers: [String: String] = [:]
+    if let text = try? String(contentsOfFile: headerFile, encoding: .utf8) {
+        for line in text.split(separator: "\r\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+    }
+    let status = result.output.split(separator: "\n").first { $0.hasPrefix("HTTP_CODE=") }.flatMap { Int($0.dropFirst(10)) } ?? 0
+    let body = (try? String(contentsOfFile: bodyFile, encoding: .utf8)) ?? ""
+    return CurlResult(exitCode: result.status, status: status, headers: headers, body: body, output: result.output)
+}
+
+/// An in-process HTTPServer guarded by a web config file, answering "hello" on every path.
+final class GuardedServer: Sendable {
+    let server: HTTPServer
+    let channel: Channel
+    let web: WebSecurity
+    let rejections = RequestRejections()
+    let port: Int
+
+    init(webConfig path: String) async throws {
+        web = try WebSecurity(path: path)
+        server = HTTPServer(router: { _ in .response(ServerResponse(text: "hello\n")) }, web: web,
+                            rejections: rejections, logger: Logger(label: "test"))
+        channel = try await server.start(host: "127.0.0.1", port: 0)
+        port = channel.localAddress!.port!
+    }
+
+    var httpURL: String { "http://127.0.0.1:\(port)/metrics" }
+    var httpsURL: String { "https://127.0.0.1:\(port)/metrics" }
+
+    func stop() async {
+        try? await channel.close()
+        try? await server.shutdown()
+    }
+}
