@@ -111,6 +111,15 @@ import Testing
         }
     }
 
+    @Test func tls11OnlySchedulerIsSeenAndFlagged() async throws {
+        try await scrape(simulatorArguments: ["--tls-max-version", "1.1"]) { _, body, _ in
+            #expect(status(body, "tls_min_version") == "fail")
+            #expect(sampleValue(body, "kube_scheduler_tls_version_info", "version=\"TLSv1.1\"") == 1)
+            #expect(sampleValue(body, "kube_scheduler_up") == 0, "the poll itself refuses TLS 1.1")
+            #expect(sampleValue(body, "kube_scheduler_poll_errors_total", "reason=\"tls_handshake\"") ?? 0 >= 1)
+        }
+    }
+
     @Test func untrustedCertificateWithSkipVerify() async throws {
         try await scrape(exporterArguments: ["--insecure-skip-verify", "--ca-file", "/etc/ssl/certs/ca-certificates.crt"]) { _, body, _ in
             #expect(sampleValue(body, "kube_scheduler_up") == 1, "polling works with verification off")

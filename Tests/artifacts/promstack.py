@@ -109,7 +109,7 @@ class Process:
 class Prometheus:
     """A real Prometheus on 127.0.0.1 with a temporary data dir, 1s scrape and rule intervals."""
 
-    def __init__(self, workdir, scrape_targets=(), rule_files=(RULES,)):
+    def __init__(self, workdir, scrape_targets=(), rule_files=(RULES,), scrape_configs=None):
         binary = shutil.which("prometheus")
         if binary is None:
             raise FileNotFoundError("prometheus not on PATH (apt-get install -y prometheus)")
@@ -118,8 +118,8 @@ class Prometheus:
         config = {
             "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(path) for path in rule_files],
-            "scrape_configs": [{"job_name": EXPORTER_JOB,
-                                "static_configs": [{"targets": list(scrape_targets)}]}],
+            "scrape_configs": scrape_configs or [{"job_name": EXPORTER_JOB,
+                                                  "static_configs": [{"targets": list(scrape_targets)}]}],
         }
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
