@@ -11,7 +11,7 @@ public final class OutsideInProber: Sendable {
     let config: OutsideInProbeConfig
     let client: CurlClient
     let logger: Logger
-    private let running = Atomic<Int>(0)
+    let running = Atomic<Int>(0)
 
     /// The checks that make sense from outside: no files, no configz, no exporter identity.
     static let checks: [any Check] = [TLSCheck(), AnonymousAccessCheck(), AuthenticationCheck(), InsecurePortCheck()]
