@@ -6,15 +6,20 @@ public struct ExpositionDocument: Sendable {
 
     /// Parses `bytes`. Strict mode (the default) throws the first malformed line.
     public init(bytes: [UInt8], options: ParseOptions = .init()) throws(ParseError) {
-        let outcome = bytes.withUnsafeBufferPointer { body -> Result<(Parser?, [ParseError]), ParseError> in
-            guard let base = body.baseAddress, body.count > 0 else { return .success((nil, [])) }
-            var parser = Parser(base: base, count: body.count, options: options)
-            do throws(ParseError) {
-                try parser.run()
-            } catch {
-                return .failure(error)
+        // The parser relies on a final newline; only a body without one is copied to add it.
+        let padded: [UInt8]? = bytes.last == UInt8(ascii: "\n") || bytes.isEmpty ? nil : bytes + [UInt8(ascii: "\n")]
+        let outcome = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { classes in
+            CharacterClass.fill(classes)
+            return (padded ?? bytes).withUnsafeBufferPointer { body -> Result<(Parser?, [ParseError]), ParseError> in
+                guard let base = body.baseAddress, body.count > 0 else { return .success((nil, [])) }
+                var parser = Parser(base: base, count: body.count, bodyCount: bytes.count, classes: UnsafePointer(classes.baseAddress!), options: options)
+                do throws(ParseError) {
+                    try parser.run()
+                } catch {
+                    return .failure(error)
+                }
+                return .success((parser, parser.errors))
             }
-            return .success((parser, parser.errors))
         }
         switch outcome {
         case .failure(let error):
