@@ -291,9 +291,11 @@ struct RetainedPoll: Sendable {
         return nil
     }
 
+    /// The first source present as a histogram or summary; a same-named family of another type
+    /// (malformed or foreign) is not a latency source.
     func firstPresent(_ sources: [LatencySourceFamily]) -> (LatencySourceFamily, FamilyShape)? {
         for source in sources {
-            if let shape = shape(of: source.name) { return (source, shape) }
+            if let shape = shape(of: source.name), shape != .scalar { return (source, shape) }
         }
         return nil
     }
