@@ -291,9 +291,11 @@ struct RetainedPoll: Sendable {
         return nil
     }
 
+    /// The first source present as a histogram or summary; a same-named family of another type
+    /// (malformed or foreign) is not a latency source.
     func firstPresent(_ sources: [LatencySourceFamily]) -> (LatencySourceFamily, FamilyShape)? {
         for source in sources {
-            if let shape = shape(of: source.name) { return (source, shape) }
+            if let shape = shape(of: source.name), shape != .scalar { return (source, shape) }
         }
         return nil
     }
@@ -323,17 +325,7 @@ struct PollWindow {
             var increase: [Double: Double] = [:]
             for poll in polls.dropFirst() {
                 guard let current = poll.histograms[source.name]?[labels] else { continue }
-                let previousCounts = last.map(Self.countsByBound)
-                if let previous = last, let previousCounts, !Self.isReset(from: previous, previousCounts, to: current) {
-                    for bucket in current.buckets {
-                        increase[bucket.upperBound, default: 0] +=
-                            bucket.cumulativeCount - (previousCounts[bucket.upperBound] ?? 0)
-                    }
-                } else {
-                    for bucket in current.buckets {
-                        increase[bucket.upperBound, default: 0] += bucket.cumulativeCount
-                    }
-                }
+                Self.addIncrease(from: last, to: current, into: &increase)
                 last = current
             }
             var groupCounts = byGroup[key] ?? [:]
@@ -365,6 +357,31 @@ struct PollWindow {
             byGroup[key, default: 0] += increase
         }
         return byGroup
+    }
+
+    private static func addIncrease(from previous: HistogramSample?, to current: HistogramSample, into increase: inout [Double: Double]) {
+        guard let previous else {
+            for bucket in current.buckets { increase[bucket.upperBound, default: 0] += bucket.cumulativeCount }
+            return
+        }
+        // Fast path for the usual case of an unchanged bucket layout: no per-poll dictionary.
+        if previous.buckets.count == current.buckets.count,
+            zip(previous.buckets, current.buckets).allSatisfy({ $0.upperBound == $1.upperBound })
+        {
+            let reset = current.count < previous.count
+                || zip(previous.buckets, current.buckets).contains { $1.cumulativeCount < $0.cumulativeCount }
+            for (before, after) in zip(previous.buckets, current.buckets) {
+                increase[after.upperBound, default: 0] +=
+                    reset ? after.cumulativeCount : after.cumulativeCount - before.cumulativeCount
+            }
+            return
+        }
+        let previousCounts = countsByBound(previous)
+        let reset = isReset(from: previous, previousCounts, to: current)
+        for bucket in current.buckets {
+            increase[bucket.upperBound, default: 0] +=
+                reset ? bucket.cumulativeCount : bucket.cumulativeCount - (previousCounts[bucket.upperBound] ?? 0)
+        }
     }
 
     private static func countsByBound(_ sample: HistogramSample) -> [Double: Double] {

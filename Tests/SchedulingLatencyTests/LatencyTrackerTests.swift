@@ -272,4 +272,11 @@ private func singleSeriesPoll(_ pairs: [(Double, Double)], labels: [String: Stri
         let info = tracker.report().family(named: LatencyOutputName.sourceInfo)?.samples ?? []
         #expect(info.map { $0.label("metric") } == [attemptFamily])
     }
+
+    @Test func aSameNamedFamilyOfAnotherTypeIsNoSource() {
+        var tracker = LatencyTracker()
+        tracker.record(
+            SchedulerMetricsInput(families: [attemptFamily: .scalar([counter(3)])]), at: 0)
+        #expect(tracker.report().family(named: LatencyOutputName.sourceInfo) == nil)
+    }
 }
