@@ -27,11 +27,19 @@ struct PollCycle: Sendable {
         var result = PollResult(startedAt: startedAt, responses: responses)
         if let response = result.response(.metrics), response.status == 200 {
             do {
-                result.metrics = try ExpositionDocument(bytes: response.body, options: ParseOptions(lenient: true))
-                if let first = result.metrics?.errors.first {
+                let document = try ExpositionDocument(bytes: response.body, options: ParseOptions(lenient: true))
+                result.metrics = document
+                if let first = document.errors.first {
+                    // Prometheus fails a whole scrape on one malformed line, so `up` does too (an
+                    // HTML error page served with 200 is all malformed lines); the lines that did
+                    // parse still feed the checks.
+                    result.metricsParseError = "\(document.errors.count) malformed line(s), first at \(first)"
                     logger.warning("skipped malformed lines in /metrics", metadata: [
-                        "target": "\(target.name)", "count": "\(result.metrics?.errors.count ?? 0)", "first": "\(first)",
+                        "target": "\(target.name)", "count": "\(document.errors.count)", "first": "\(first)",
                     ])
+                } else if document.sampleCount == 0 {
+                    // A kube-scheduler always exposes samples: an empty 200 is a broken endpoint or proxy.
+                    result.metricsParseError = "no samples in the /metrics body"
                 }
             } catch {
                 result.metricsParseError = "\(error)"
@@ -48,6 +56,7 @@ struct PollCycle: Sendable {
         request.timeout = target.timeout
         request.connectTimeout = min(target.timeout, .seconds(5))
         request.maxBodyBytes = target.maxBodyBytes
+        request.acceptCompressed = target.acceptCompressed
         request.headers = [("Accept", probe.endpoint == "metrics" ? "text/plain;version=0.0.4;q=1,*/*;q=0.1" : "*/*")]
         switch (probe.destination, probe.transport) {
         case (.insecurePort, _):
