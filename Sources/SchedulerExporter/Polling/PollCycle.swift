@@ -49,13 +49,18 @@ struct PollCycle: Sendable {
         return result
     }
 
+    static let smallEndpointMaxBodyBytes = 1 << 20
+
     func fetch(_ probe: ProbeRequest) async -> Result<HTTPResponse, HTTPClientError> {
         // Validated with the config, so the URL always parses here.
         let base = URLParts(target.url) ?? URLParts("https://127.0.0.1:10259")!
         var request = HTTPRequest(url: url(for: probe, base: base))
         request.timeout = target.timeout
         request.connectTimeout = min(target.timeout, .seconds(5))
-        request.maxBodyBytes = target.maxBodyBytes
+        // Only /metrics is big (330 KB on a real scheduler); health, configz, flagz and pprof
+        // bodies are a few KB. A hostile target streaming into every endpoint at once then
+        // costs one /metrics-sized buffer per identity, not one per endpoint.
+        request.maxBodyBytes = probe.path.hasPrefix("/metrics") ? target.maxBodyBytes : min(target.maxBodyBytes, Self.smallEndpointMaxBodyBytes)
         request.acceptCompressed = target.acceptCompressed
         request.headers = [("Accept", probe.endpoint == "metrics" ? "text/plain;version=0.0.4;q=1,*/*;q=0.1" : "*/*")]
         switch (probe.destination, probe.transport) {
