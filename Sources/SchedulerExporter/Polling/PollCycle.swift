@@ -33,20 +33,27 @@ struct PollCycle: Sendable {
                     // Prometheus fails a whole scrape on one malformed line, so `up` does too (an
                     // HTML error page served with 200 is all malformed lines); the lines that did
                     // parse still feed the checks.
-                    result.metricsParseError = "\(document.errors.count) malformed line(s), first at \(first)"
+                    let firstError = redactingToken("\(first)")
+                    result.metricsParseError = "\(document.errors.count) malformed line(s), first at \(firstError)"
                     logger.warning("skipped malformed lines in /metrics", metadata: [
-                        "target": "\(target.name)", "count": "\(document.errors.count)", "first": "\(first)",
+                        "target": "\(target.name)", "count": "\(document.errors.count)", "first": "\(firstError)",
                     ])
                 } else if document.sampleCount == 0 {
                     // A kube-scheduler always exposes samples: an empty 200 is a broken endpoint or proxy.
                     result.metricsParseError = "no samples in the /metrics body"
                 }
             } catch {
-                result.metricsParseError = "\(error)"
+                result.metricsParseError = redactingToken("\(error)")
             }
         }
         result.duration = ContinuousClock.now - started
         return result
+    }
+
+    /// Parse errors quote up to 64 bytes of the body, where a hostile target can echo the token.
+    private func redactingToken(_ text: String) -> String {
+        guard let token, case .success(let value) = token.current() else { return text }
+        return value.redacted(in: text)
     }
 
     static let smallEndpointMaxBodyBytes = 1 << 20
