@@ -109,6 +109,16 @@ import Testing
         }
     }
 
+    @Test func tokenEchoedIntoAMalformedLineNeverReachesTheLogs() async throws {
+        try await withFaultScenario { scenario in
+            let server = try scenario.server("echo-token", tls: scenario.serving)
+            try await scenario.startExporter(hostileURL: server.url())
+            // The parse error quotes the bad value; expectContained checks the token is not in the output.
+            try await scenario.expectContained(reason: "parse")
+            #expect(scenario.exporter?.child.text.contains("<redacted>") == true, "the quoted value was redacted, not dropped")
+        }
+    }
+
     /// Decision: the body decides, not the Content-Type header. kube-scheduler always sends
     /// `text/plain; version=0.0.4`; a valid 0.0.4 body under another type (a proxy rewriting
     /// headers, a misconfigured ingress) still carries the scheduler's real state, and reporting

@@ -15,6 +15,7 @@ Modes:
   body         --status with --body-file (or "ok") and --content-type
   redirect     --status with Location: --location
   reset        200 with Content-Length 1 MiB, 64 KiB of it, then a TCP RST
+  echo-token   200 with a malformed line quoting the bearer token it was sent
   flap         /metrics alternates between --body-file (200) and 503; other paths 200 "ok"
 """
 
@@ -84,6 +85,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def mode_redirect(self):
         self.send_body(ARGS.status, b"moved\n", headers=[("Location", ARGS.location)])
+
+    def mode_echo_token(self):
+        token = (self.headers.get("Authorization") or "").replace("Bearer ", "")
+        body = "# TYPE scheduler_pending_pods gauge\nscheduler_pending_pods{queue=\"active\"} %s\n" % token
+        self.send_body(200, body.encode())
 
     def mode_flap(self):
         if not self.path.startswith("/metrics"):
