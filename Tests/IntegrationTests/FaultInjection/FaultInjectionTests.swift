@@ -85,6 +85,18 @@ import Testing
         }
     }
 
+    @Test func gzipBodyNotAskedForIsAParseError() async throws {
+        try await withFaultScenario { scenario in
+            // accept_compressed is off by default: the exporter does not decode, so compressed
+            // bytes forced on it are garbage to the parser, never a success.
+            let server = try scenario.server("gzip-bomb", tls: scenario.serving, ["--bytes", "\(16 << 20)"])
+            try await scenario.startExporter(hostileURL: server.url())
+            try await scenario.expectContained(reason: "parse")
+            #expect(server.requests.allSatisfy { $0["accept_encoding"] is NSNull || $0["accept_encoding"] == nil },
+                    "no Accept-Encoding by default: \(server.requests.prefix(3))")
+        }
+    }
+
     // MARK: - Content
 
     @Test func malformedExpositionIsAParseErrorButTheGoodLinesStillCount() async throws {
