@@ -81,6 +81,6 @@ let package = Package(
         .testTarget(name: "SchedulingLatencyTests", dependencies: ["SchedulingLatency", "Exposition"]),
         .testTarget(name: "SchedulerSimulatorTests", dependencies: ["SchedulerSimulator"]),
         .testTarget(name: "SchedulerExporterTests", dependencies: ["SchedulerExporter", "CurlHTTP", "Exposition"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["CurlHTTP", "Exposition"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["CurlHTTP", "Exposition"], exclude: ["Servers"]),
     ]
 )

@@ -42,6 +42,10 @@ public struct BearerToken: Sendable, Hashable, CustomStringConvertible, CustomDe
         self.value = value
     }
 
+    /// `text` with every occurrence of the token replaced by `<redacted>`, for text that came
+    /// back from a server: a hostile target can echo the token it was sent.
+    public func redacted(in text: String) -> String { text.replacingAll(value, with: "<redacted>") }
+
     public var description: String { "<redacted>" }
     public var debugDescription: String { "<redacted>" }
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }

@@ -15,6 +15,7 @@ import Yams
 ///     tls_config: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false, server_name: ...}
 ///     labels: {cluster: prod}
 ///     poll_interval: 30s
+///     accept_compressed: false
 ///     security: {insecure_port: 10251, nonloopback_addresses: [10.0.0.5], manifest_file: ..., kubeconfig_file: ..., cert_min_days: 30}
 ///     latency: {window: 5m, quantiles: [0.5, 0.9, 0.99]}
 /// ```
@@ -117,6 +118,7 @@ public enum ConfigFile {
         var poll_interval: String?
         var timeout: String?
         var max_body_bytes: Int?
+        var accept_compressed: Bool?
         var security: SecurityModel?
         var latency: LatencyModel?
 
@@ -133,6 +135,7 @@ public enum ConfigFile {
             target.labels = labels ?? [:]
             target.bearerTokenFile = bearer_token_file
             if let max_body_bytes { target.maxBodyBytes = max_body_bytes }
+            if let accept_compressed { target.acceptCompressed = accept_compressed }
             if let tls = tls_config {
                 target.tls = TLSOptions(caFile: tls.ca_file, certFile: tls.cert_file, keyFile: tls.key_file,
                                         insecureSkipVerify: tls.insecure_skip_verify ?? false, serverName: tls.server_name)

@@ -80,6 +80,9 @@ public struct TargetConfig: Sendable {
     public var pollInterval: Duration = .seconds(15)
     public var timeout: Duration = .seconds(10)
     public var maxBodyBytes = 16 << 20
+    /// Advertise gzip/deflate/br/zstd on every request; `maxBodyBytes` then bounds the decoded body,
+    /// so a compression bomb still stops at the limit. Off by default: the scheduler is local.
+    public var acceptCompressed = false
     public var security = SecurityProbeConfig()
     public var latency = LatencyConfig()
 

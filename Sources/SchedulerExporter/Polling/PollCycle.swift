@@ -27,19 +27,36 @@ struct PollCycle: Sendable {
         var result = PollResult(startedAt: startedAt, responses: responses)
         if let response = result.response(.metrics), response.status == 200 {
             do {
-                result.metrics = try ExpositionDocument(bytes: response.body, options: ParseOptions(lenient: true))
-                if let first = result.metrics?.errors.first {
+                let document = try ExpositionDocument(bytes: response.body, options: ParseOptions(lenient: true))
+                result.metrics = document
+                if let first = document.errors.first {
+                    // Prometheus fails a whole scrape on one malformed line, so `up` does too (an
+                    // HTML error page served with 200 is all malformed lines); the lines that did
+                    // parse still feed the checks.
+                    let firstError = redactingToken("\(first)")
+                    result.metricsParseError = "\(document.errors.count) malformed line(s), first at \(firstError)"
                     logger.warning("skipped malformed lines in /metrics", metadata: [
-                        "target": "\(target.name)", "count": "\(result.metrics?.errors.count ?? 0)", "first": "\(first)",
+                        "target": "\(target.name)", "count": "\(document.errors.count)", "first": "\(firstError)",
                     ])
+                } else if document.sampleCount == 0 {
+                    // A kube-scheduler always exposes samples: an empty 200 is a broken endpoint or proxy.
+                    result.metricsParseError = "no samples in the /metrics body"
                 }
             } catch {
-                result.metricsParseError = "\(error)"
+                result.metricsParseError = redactingToken("\(error)")
             }
         }
         result.duration = ContinuousClock.now - started
         return result
     }
+
+    /// Parse errors quote up to 64 bytes of the body, where a hostile target can echo the token.
+    private func redactingToken(_ text: String) -> String {
+        guard let token, case .success(let value) = token.current() else { return text }
+        return value.redacted(in: text)
+    }
+
+    static let smallEndpointMaxBodyBytes = 1 << 20
 
     func fetch(_ probe: ProbeRequest) async -> Result<HTTPResponse, HTTPClientError> {
         // Validated with the config, so the URL always parses here.
@@ -47,7 +64,11 @@ struct PollCycle: Sendable {
         var request = HTTPRequest(url: url(for: probe, base: base))
         request.timeout = target.timeout
         request.connectTimeout = min(target.timeout, .seconds(5))
-        request.maxBodyBytes = target.maxBodyBytes
+        // Only /metrics is big (330 KB on a real scheduler); health, configz, flagz and pprof
+        // bodies are a few KB. A hostile target streaming into every endpoint at once then
+        // costs one /metrics-sized buffer per identity, not one per endpoint.
+        request.maxBodyBytes = probe.path.hasPrefix("/metrics") ? target.maxBodyBytes : min(target.maxBodyBytes, Self.smallEndpointMaxBodyBytes)
+        request.acceptCompressed = target.acceptCompressed
         request.headers = [("Accept", probe.endpoint == "metrics" ? "text/plain;version=0.0.4;q=1,*/*;q=0.1" : "*/*")]
         switch (probe.destination, probe.transport) {
         case (.insecurePort, _):
