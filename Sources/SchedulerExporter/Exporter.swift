@@ -19,7 +19,11 @@ public final class Exporter: Service {
         self.config = config
         self.web = web
         self.logger = logger
-        self.client = CurlClient()
+        // A poll cycle sends ~15 requests to one scheduler at once; fewer connections per host
+        // would queue some in libcurl, and a queued /metrics that times out looks like a
+        // connect timeout although the scheduler accepted. HTTP/2 schedulers multiplex them
+        // over one connection anyway (PIPEWAIT).
+        self.client = CurlClient(maxConnectionsPerHost: 16)
         self.store = SnapshotStore(targetOrder: config.targets.map(\.name))
     }
 
