@@ -1,7 +1,4 @@
 import Exposition
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // Feeds each input to the parser in every mode callers use (strict, lenient, filtered by name
 // set and by predicate), walks everything a caller can read, and renders what parsed. Beyond
@@ -107,15 +104,4 @@ func sampleKeys(_ document: ExpositionDocument) -> [String] {
         }
     }
     return keys.sorted()
-}
-
-/// `precondition` drops its message in -O builds; a failed property must say which one.
-func check(_ condition: Bool, _ message: @autoclosure () -> String) {
-    if !condition { fail(message()) }
-}
-
-func fail(_ message: String) -> Never {
-    let text = Array("fuzz property failed: \(message)\n".utf8)
-    _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-    abort()
 }
