@@ -138,7 +138,9 @@ public struct Sample: Sendable {
                         }
                         // `label(_:)` reads invalid UTF-8 as U+FFFD; compare against what it returns so
                         // that `hasLabel(n, equalTo: label(n)!)` holds for every body.
-                        return body[raw].contains { $0 >= 0x80 } && decodeLabelValue(body, raw).utf8.elementsEqual(expected)
+                        // An ASCII `expected` can only match equal raw bytes, so the common case stays a memcmp.
+                        return expected.contains { $0 >= 0x80 } && body[raw].contains { $0 >= 0x80 }
+                            && decodeLabelValue(body, raw).utf8.elementsEqual(expected)
                     }
                     return decodeLabelValue(body, raw).utf8.elementsEqual(expected)
                 }
