@@ -137,8 +137,15 @@ public struct Sample: Sendable {
                 storage.bytes.withUnsafeBufferPointer { body in
                     guard let raw = findLabel(query, in: body) else { return false }
                     if record.flags & SampleRecord.labelsHaveEscapes == 0 {
-                        return raw.count == expected.count
-                            && (raw.isEmpty || bytesEqual(body.baseAddress! + raw.lowerBound, expected.baseAddress!, raw.count))
+                        if raw.count == expected.count
+                            && (raw.isEmpty || bytesEqual(body.baseAddress! + raw.lowerBound, expected.baseAddress!, raw.count)) {
+                            return true
+                        }
+                        // `label(_:)` reads invalid UTF-8 as U+FFFD; compare against what it returns so
+                        // that `hasLabel(n, equalTo: label(n)!)` holds for every body.
+                        // An ASCII `expected` can only match equal raw bytes, so the common case stays a memcmp.
+                        return expected.contains { $0 >= 0x80 } && body[raw].contains { $0 >= 0x80 }
+                            && decodeLabelValue(body, raw).utf8.elementsEqual(expected)
                     }
                     return decodeLabelValue(body, raw).utf8.elementsEqual(expected)
                 }

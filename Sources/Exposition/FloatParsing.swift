@@ -94,7 +94,8 @@ func parseFloatFast(_ start: UnsafePointer<UInt8>, _ length: Int) -> Double? {
 @inline(never)
 func parseFloatSlow(_ start: UnsafePointer<UInt8>, _ length: Int) -> Double? {
     let buffer = UnsafeBufferPointer(start: start, count: length)
-    for byte in buffer where byte == UInt8(ascii: "x") || byte == UInt8(ascii: "X") || byte == UInt8(ascii: "(") {
+    // Double(String) reads through a C string, so it would stop at a NUL and accept "1\0junk" as 1.
+    for byte in buffer where byte == UInt8(ascii: "x") || byte == UInt8(ascii: "X") || byte == UInt8(ascii: "(") || byte == 0 {
         return nil
     }
     let text = String(decoding: buffer, as: UTF8.self)

@@ -222,6 +222,12 @@ struct Parser {
             var tokenEnd = textStart
             while tokenEnd < textEnd && base[tokenEnd] != space && base[tokenEnd] != tab { tokenEnd += 1 }
             guard skipBlanks(tokenEnd) >= textEnd else { throw error(skipBlanks(tokenEnd), "unexpected text after UNIT") }
+            // OpenMetrics units are metric-name characters; anything else could not be written back.
+            var unitIndex = textStart
+            while unitIndex < tokenEnd {
+                guard isNameChar(base[unitIndex]) else { throw error(unitIndex, "invalid unit '\(text(textStart, tokenEnd))'") }
+                unitIndex += 1
+            }
             textEnd = tokenEnd
         }
 

@@ -39,9 +39,12 @@ public struct StaticPodManifest: Sendable, Equatable {
         while index < arguments.count {
             let argument = arguments[index]
             index += 1
+            // pflag stops at `--`: what follows is positional, even when it looks like a flag.
+            if argument == "--" { break }
             guard argument.hasPrefix("-") else { continue }
             let name = String(argument.drop(while: { $0 == "-" }))
-            guard !name.isEmpty else { continue }
+            // `--=value` has no name; pflag rejects it as bad flag syntax.
+            guard !name.isEmpty, !name.hasPrefix("=") else { continue }
             if let equals = name.firstIndex(of: "=") {
                 flags[String(name[..<equals])] = String(name[name.index(after: equals)...])
             } else if index < arguments.count, !arguments[index].hasPrefix("-") {
