@@ -52,13 +52,16 @@ final class ChildProcess: @unchecked Sendable {
     func await(_ pattern: String, timeout: Double = 30) async throws -> String {
         let regex = try NSRegularExpression(pattern: pattern)
         let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
+        while true {
+            // Check once more after the deadline: a busy test pool may wake this task late.
+            let expired = Date() >= deadline
             let current = text
             if let match = regex.firstMatch(in: current, range: NSRange(current.startIndex..., in: current)) {
                 let range = match.numberOfRanges > 1 ? match.range(at: 1) : match.range
                 return String(current[Range(range, in: current)!])
             }
             if !process.isRunning { throw HarnessError("process exited (\(process.terminationStatus)) before printing /\(pattern)/:\n\(current)") }
+            if expired { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw HarnessError("timed out waiting for /\(pattern)/ in:\n\(text)")
