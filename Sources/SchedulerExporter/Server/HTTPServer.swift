@@ -45,7 +45,7 @@ public final class HTTPServer: Sendable {
     let router: Router
     let logger: Logger
 
-    public init(threads: Int = 1, router: @escaping Router, logger: Logger) {
+    public init(threads: Int = System.coreCount, router: @escaping Router, logger: Logger) {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         self.router = router
         self.logger = logger
