@@ -50,7 +50,7 @@ public final class HTTPServer: Sendable {
     let rejections: RequestRejections
     let logger: Logger
 
-    public init(threads: Int = 1, router: @escaping Router, web: WebSecurity? = nil,
+    public init(threads: Int = System.coreCount, router: @escaping Router, web: WebSecurity? = nil,
                 rejections: RequestRejections = RequestRejections(), logger: Logger) {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         self.router = router
