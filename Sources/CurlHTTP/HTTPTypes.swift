@@ -200,3 +200,24 @@ public enum TCPProbeResult: Sendable, Equatable {
     case timeout
     case error(String)
 }
+
+// Lives beside BearerToken (no imports) so the fuzz build can compile this file on its own.
+extension String {
+    func redacting(_ secret: String?) -> String {
+        guard let secret, !secret.isEmpty else { return self }
+        return replacingAll(secret, with: "<redacted>")
+    }
+
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = self[...]
+        while let range = rest.firstRange(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        result += rest
+        return result
+    }
+}

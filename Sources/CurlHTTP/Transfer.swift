@@ -414,23 +414,3 @@ extension StringProtocol {
         return String(slice)
     }
 }
-
-extension String {
-    func redacting(_ secret: String?) -> String {
-        guard let secret, !secret.isEmpty else { return self }
-        return replacingAll(secret, with: "<redacted>")
-    }
-
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var result = ""
-        var rest = self[...]
-        while let range = rest.firstRange(of: target) {
-            result += rest[..<range.lowerBound]
-            result += replacement
-            rest = rest[range.upperBound...]
-        }
-        result += rest
-        return result
-    }
-}

@@ -65,11 +65,16 @@ extension LatencyTracker {
 }
 
 extension LatencyReport {
-    /// The report as gauge families for the writer; the exporter adds `target` and static labels.
+    static let quantileFamilies: Set<String> = [LatencyOutputName.schedulingLatency, LatencyOutputName.extensionPointLatency]
+
+    /// The report as families for the writer; the exporter adds `target` and static labels. The
+    /// quantile families are typed summary: a `quantile` label is what a summary carries, and
+    /// promtool (rightly) flags it on a gauge. They have no _sum/_count: only quantiles.
     public var outputFamilies: [OutputFamily] {
         families.map { family in
             OutputFamily(
-                name: family.name, help: family.help, type: .gauge,
+                name: family.name, help: family.help,
+                type: Self.quantileFamilies.contains(family.name) ? .summary : .gauge,
                 samples: family.samples.map { sample in
                     OutputSample(labels: sample.labels.map { (name: $0.name, value: $0.value) }, value: sample.value)
                 })

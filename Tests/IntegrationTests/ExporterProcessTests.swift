@@ -15,7 +15,10 @@ import Testing
                                                  "--probe.insecure-port", "0"])
         defer { exporter.child.stop() }
 
-        let body = try await exporter.scrape { sampleValue($0, "kube_scheduler_up") == 1 }
+        // Wait for the windowed latency families too (they need two polls), so promtool lints them.
+        let body = try await exporter.scrape {
+            sampleValue($0, "kube_scheduler_up") == 1 && $0.contains("kube_scheduler_scheduling_latency_seconds{")
+        }
         #expect(sampleValue(body, "kube_scheduler_build_info", "git_version=\"v1.35.4\"") == 1)
         #expect(sampleValue(body, "kube_scheduler_leader", "target=\"default\"") == 1)
         #expect(sampleValue(body, "kube_scheduler_health_check_status", "endpoint=\"readyz\"", "check=\"sched-handler-sync\"") == 1)
