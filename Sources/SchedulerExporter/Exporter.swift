@@ -40,7 +40,10 @@ public final class Exporter: Service {
             "tls": "\(web?.servesTLS ?? false)",
             "basic_auth": "\(web.map { !$0.config.basicAuthUsers.isEmpty } ?? false)",
         ])
-        let pollers = config.targets.map { TargetPoller(target: $0, client: client, store: store, logger: logger) }
+        let passthrough = PassthroughFilter(pattern: config.passthroughFamilies)
+        let pollers = config.targets.map {
+            TargetPoller(target: $0, client: client, store: store, passthrough: passthrough, logger: logger)
+        }
         await withTaskGroup(of: Void.self) { group in
             for poller in pollers {
                 group.addTask { await poller.run() }

@@ -24,7 +24,7 @@ enum ProcessMetrics {
                 families.append(.gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
                                        value: rss * Double(sysconf(Int32(_SC_PAGESIZE)))))
             }
-            if let start = field(22), let boot = bootTime(), ticks > 0 {
+            if let start = field(22), let boot = bootTimeSeconds, ticks > 0 {
                 families.append(.gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
                                        value: boot + start / ticks))
             }
@@ -38,6 +38,9 @@ enum ProcessMetrics {
         }
         return families
     }
+
+    /// Read once: the boot time is a constant, and /proc/stat is the largest file read per scrape.
+    private static let bootTimeSeconds: Double? = bootTime()
 
     private static func bootTime() -> Double? {
         guard let text = FileAccess.readText("/proc/stat", limit: 1 << 20) else { return nil }

@@ -10,6 +10,7 @@ public actor TargetPoller {
     let checks: [any Check]
     let cycle: PollCycle
     let store: SnapshotStore
+    let passthrough: PassthroughFilter?
     let logger: Logger
 
     // Counters survive across cycles; everything else is derived fresh from each cycle.
@@ -23,10 +24,12 @@ public actor TargetPoller {
     /// Bucket counts of earlier polls, for the windowed quantiles and rates.
     private var latency: LatencyTracker
 
-    public init(target: TargetConfig, client: CurlClient, store: SnapshotStore, checks: [any Check] = Checks.all, logger: Logger) {
+    public init(target: TargetConfig, client: CurlClient, store: SnapshotStore, checks: [any Check] = Checks.all,
+                passthrough: PassthroughFilter? = nil, logger: Logger) {
         self.target = target
         self.checks = checks
         self.store = store
+        self.passthrough = passthrough
         self.logger = logger
         self.latency = LatencyTracker(configuration: LatencyTrackerConfiguration(
             window: target.latency.window.seconds, quantiles: target.latency.quantiles))
@@ -80,7 +83,7 @@ public actor TargetPoller {
         let snapshot = TargetSnapshot(
             target: target.name, polledAt: poll.startedAt,
             families: families.map { $0.prefixingLabels(targetLabels) },
-            schedulerMetrics: poll.metrics)
+            passthroughBody: poll.up ? poll.metrics.flatMap { document in passthrough?.select(from: document) } : nil)
         store.publish(snapshot)
         return snapshot
     }

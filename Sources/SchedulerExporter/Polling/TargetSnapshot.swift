@@ -1,17 +1,18 @@
 import Exposition
+import NIOCore
 
 /// The immutable outcome of a target's latest poll, as the server reads it: our families already
-/// labelled with the target, and the scheduler's own /metrics document for passthrough.
+/// labelled with the target, and the scheduler's own selected families for passthrough.
 public struct TargetSnapshot: Sendable {
     public var target: String
     public var polledAt: Double
     public var families: [OutputFamily]
-    public var schedulerMetrics: ExpositionDocument?
+    public var passthroughBody: ByteBuffer?
 
-    public init(target: String, polledAt: Double, families: [OutputFamily], schedulerMetrics: ExpositionDocument? = nil) {
+    public init(target: String, polledAt: Double, families: [OutputFamily], passthroughBody: ByteBuffer? = nil) {
         self.target = target
         self.polledAt = polledAt
         self.families = families
-        self.schedulerMetrics = schedulerMetrics
+        self.passthroughBody = passthroughBody
     }
 }

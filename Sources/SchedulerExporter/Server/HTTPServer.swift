@@ -17,6 +17,8 @@ public struct ServerResponse: Sendable {
     public var status: HTTPResponseStatus
     public var contentType: String
     public var body: ByteBuffer
+    /// Written after `body`: lets a cached body go out as is, without copying it to append.
+    public var trailer: ByteBuffer?
     /// Beyond Content-Type, Content-Length and Connection, which the server sets.
     public var headers: [(String, String)] = []
 
@@ -168,13 +170,16 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
         let keepAlive = reply.keepAlive
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: response.contentType)
-        headers.add(name: "Content-Length", value: String(response.body.readableBytes))
+        headers.add(name: "Content-Length", value: String(response.body.readableBytes + (response.trailer?.readableBytes ?? 0)))
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         headers.add(contentsOf: response.headers)
         headers.add(contentsOf: reply.extraHeaders)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: reply.version, status: response.status, headers: headers))), promise: nil)
         if reply.method != .HEAD {
             context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+            if let trailer = response.trailer {
+                context.write(wrapOutboundOut(.body(.byteBuffer(trailer))), promise: nil)
+            }
         }
         let done = context.writeAndFlushPromise(wrapOutboundOut(.end(nil)))
         if !keepAlive {

@@ -21,16 +21,17 @@ public final class MetricsPage: Sendable {
         self.rejections = rejections
     }
 
-    public func render(format: ExpositionFormat) -> ByteBuffer {
+    /// The cached targets part and the exporter's own part, sent one after the other so the
+    /// cached buffer is never copied.
+    public func render(format: ExpositionFormat) -> (targets: ByteBuffer, own: ByteBuffer) {
         switch format {
         case .prometheusText: textScrapes.add(1, ordering: .relaxed)
         case .openMetrics: openMetricsScrapes.add(1, ordering: .relaxed)
         }
-        var body = targetsBody(format: format)
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(4096)
         ExpositionWriter.render(selfFamilies(), format: format, into: &bytes, terminate: true)
-        body.writeBytes(bytes)
-        return body
+        return (targetsBody(format: format), ByteBuffer(bytes: bytes))
     }
 
     private func targetsBody(format: ExpositionFormat) -> ByteBuffer {

@@ -13,7 +13,7 @@ public struct Routes: Sendable {
                 rejections: RequestRejections = RequestRejections()) {
         self.store = store
         self.metrics = MetricsPage(store: store, rejections: rejections)
-        self.passthrough = PassthroughPage(store: store, families: passthroughFamilies)
+        self.passthrough = PassthroughPage(store: store, enabled: !passthroughFamilies.isEmpty)
         self.prober = prober
     }
 
@@ -24,7 +24,10 @@ public struct Routes: Sendable {
         switch request.path {
         case "/metrics":
             let format = ExpositionFormat.negotiate(accept: request.headers.first(name: "accept"))
-            return .response(ServerResponse(contentType: format.contentType, body: metrics.render(format: format)))
+            let (targets, own) = metrics.render(format: format)
+            var response = ServerResponse(contentType: format.contentType, body: targets)
+            response.trailer = own
+            return .response(response)
         case "/scheduler/metrics":
             return .response(passthrough.respond(target: request.queryValue("target")))
         case "/probe":

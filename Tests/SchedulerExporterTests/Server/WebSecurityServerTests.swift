@@ -49,7 +49,7 @@ import Testing
 
         // The exporter's own /metrics reports the same counts.
         let page = MetricsPage(store: SnapshotStore(targetOrder: []), rejections: server.rejections)
-        let body = String(buffer: page.render(format: .prometheusText))
+        let body = String(buffer: page.render(format: .prometheusText).own)
         #expect(body.contains("# TYPE kube_scheduler_exporter_http_requests_rejected_total counter\n"))
         #expect(body.contains("kube_scheduler_exporter_http_requests_rejected_total{reason=\"unauthorized\"} 5\n"))
         #expect(body.contains("kube_scheduler_exporter_http_requests_rejected_total{reason=\"tls\"} 0\n"))
