@@ -146,9 +146,9 @@ final class Transfer {
         // Environment proxies would silently reroute scheduler traffic; there is no proxy option.
         set(ccurl_easy_setopt_string(easy, CURLOPT_PROXY, ""), "proxy")
         set(ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)), "http version")
-        // Wait for a connection being set up to the same host to say whether it multiplexes
-        // (HTTP/2) rather than opening one connection per concurrent request.
-        set(ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "pipewait")
+        // No CURLOPT_PIPEWAIT: behind a connection that hangs before its first response it
+        // would hold every other request to that host unconnected until they time out, which
+        // then reads as a connect timeout although the host accepted.
         set(ccurl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1), "tcp keepalive")
         set(ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, max(1, request.connectTimeout.milliseconds)), "connect timeout")
         set(ccurl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, max(1, request.timeout.milliseconds)), "timeout")

@@ -21,8 +21,8 @@ public final class Exporter: Service {
         self.logger = logger
         // A poll cycle sends ~15 requests to one scheduler at once; fewer connections per host
         // would queue some in libcurl, and a queued /metrics that times out looks like a
-        // connect timeout although the scheduler accepted. HTTP/2 schedulers multiplex them
-        // over one connection anyway (PIPEWAIT).
+        // connect timeout although the scheduler accepted. Once a connection to an HTTP/2
+        // scheduler is up, libcurl multiplexes later requests over it.
         self.client = CurlClient(maxConnectionsPerHost: 16)
         self.store = SnapshotStore(targetOrder: config.targets.map(\.name))
     }
