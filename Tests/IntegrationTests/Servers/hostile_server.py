@@ -16,7 +16,8 @@ Modes:
   redirect     --status with Location: --location
   reset        200 with Content-Length 1 MiB, 64 KiB of it, then a TCP RST
   echo-token   200 with a malformed line quoting the bearer token it was sent
-  flap         /metrics alternates between --body-file (200) and 503; other paths 200 "ok"
+  flap         /metrics with a credential alternates between --body-file (200) and 503 (without one: 401);
+               other paths 200 "ok"
 """
 
 import argparse
@@ -94,6 +95,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def mode_flap(self):
         if not self.path.startswith("/metrics"):
             self.send_body(200, b"ok\n")
+            return
+        # Only the exporter's own poll flips: the anonymous and invalid-token probes of the same
+        # cycle also ask for /metrics, and counting them would make the flip depend on the order
+        # in which concurrent requests arrive.
+        authorization = self.headers.get("Authorization") or ""
+        if not authorization or "invalid-token-probe" in authorization:
+            self.send_body(401, b"Unauthorized\n")
             return
         with FLAP_LOCK:
             FLAP_COUNT[0] += 1
