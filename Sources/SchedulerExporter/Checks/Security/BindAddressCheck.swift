@@ -30,7 +30,12 @@ public struct BindAddressCheck: Check {
         var samples: [OutputSample] = []
         var reachable: [String] = []
         var inconclusive: [String] = []
-        for address in Self.addresses(for: context.target) {
+        // The addresses probed this cycle, read back from the poll rather than listing the
+        // host's interfaces a second time.
+        let probed = poll.responses.keys.compactMap { request -> String? in
+            if case .address(let address) = request.destination { return address } else { return nil }
+        }.sorted()
+        for address in probed {
             let request = Self.request(for: address)
             if poll.response(request) != nil {
                 reachable.append(address)
