@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"], exclude: ["Servers"]),
         .testTarget(name: "SchedulingLatencyTests", dependencies: ["SchedulingLatency", "Exposition"]),
         .testTarget(name: "SchedulerSimulatorTests", dependencies: ["SchedulerSimulator"]),
-        .testTarget(name: "SchedulerExporterTests", dependencies: ["SchedulerExporter", "CurlHTTP", "Exposition"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["CurlHTTP", "Exposition"], exclude: ["Servers"]),
+        .testTarget(name: "SchedulerExporterTests", dependencies: ["SchedulerExporter", "SchedulerSimulator", "CurlHTTP", "Exposition"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SchedulerSimulator", "CurlHTTP", "Exposition"], exclude: ["Servers"]),
     ]
 )

@@ -1,8 +1,9 @@
 import Foundation
+import SchedulerSimulator
 
-/// Throw-away TLS material made with the openssl CLI: the CA the exporter trusts, a serving
-/// certificate from it for 127.0.0.1 and 127.0.0.2, an expired one from the same CA, and one from
-/// a CA the exporter does not know.
+/// Throw-away TLS material: the CA the exporter trusts, a serving certificate from it for
+/// 127.0.0.1 and 127.0.0.2, an expired one from the same CA, and one from a CA the exporter does
+/// not know. Made by the simulator's openssl-based certificate tool, as every test PKI here is.
 struct FaultPKI {
     let directory: String
     var caFile: String { "\(directory)/ca.pem" }
@@ -16,48 +17,20 @@ struct FaultPKI {
     init(in dir: TempDirectory) throws {
         directory = "\(dir.path)/fault-pki"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try """
-            [req]
-            distinguished_name = dn
-            [dn]
-            [v3_ca]
-            basicConstraints = critical,CA:TRUE
-            keyUsage = critical,keyCertSign,cRLSign
-            subjectKeyIdentifier = hash
-            """.write(toFile: "\(directory)/ca.cnf", atomically: true, encoding: .utf8)
-        try """
-            basicConstraints = CA:FALSE
-            keyUsage = critical,digitalSignature
-            extendedKeyUsage = serverAuth
-            subjectAltName = IP:127.0.0.1,IP:127.0.0.2,DNS:localhost
-            """.write(toFile: "\(directory)/server.ext", atomically: true, encoding: .utf8)
-        for (name, subject) in [("ca", "/CN=Fault Test CA"), ("other-ca", "/CN=Unknown Test CA")] {
-            try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                         "-keyout", "\(name).key", "-out", "\(name).pem", "-days", "3", "-subj", subject,
-                         "-config", "ca.cnf", "-extensions", "v3_ca"])
+        let tool = OpenSSLCertificateTool()
+        for (name, commonName) in [("ca", "Fault Test CA"), ("other-ca", "Unknown Test CA")] {
+            try tool.makeCertificateAuthority(certificatePath: "\(directory)/\(name).pem", keyPath: "\(directory)/\(name).key",
+                                              commonName: commonName, validDays: 3)
         }
-        for (name, issuer, days) in [("server", "ca", "2"), ("expired", "ca", "-1"), ("untrusted", "other-ca", "2")] {
-            try openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                         "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=kube-scheduler"])
-            try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "\(issuer).pem", "-CAkey", "\(issuer).key",
-                         "-set_serial", "\(Int.random(in: 1000...1_000_000))", "-days", days, "-extfile", "server.ext",
-                         "-out", "\(name).pem"])
-        }
-    }
-
-    private func openssl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw HarnessError("openssl \(arguments.joined(separator: " ")): \(String(decoding: output, as: UTF8.self))")
+        let now = Date()
+        let day: TimeInterval = 86_400
+        for (name, issuer, notBefore, notAfter) in [("server", "ca", now - day, now + 2 * day),
+                                                    ("expired", "ca", now - 3 * day, now - day),
+                                                    ("untrusted", "other-ca", now - day, now + 2 * day)] {
+            try tool.issueCertificate(caCertificatePath: "\(directory)/\(issuer).pem", caKeyPath: "\(directory)/\(issuer).key",
+                                      certificatePath: "\(directory)/\(name).pem", keyPath: "\(directory)/\(name).key",
+                                      commonName: "kube-scheduler", subjectAltNames: ["IP:127.0.0.1", "IP:127.0.0.2", "DNS:localhost"],
+                                      usage: .server, notBefore: notBefore, notAfter: notAfter)
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SchedulerSimulator
 import Logging
 import NIOCore
 @testable import SchedulerExporter
@@ -43,54 +44,32 @@ func execute(_ executable: String, _ arguments: [String], in directory: String? 
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
-/// A throw-away PKI made with the openssl CLI: a CA with a server certificate for 127.0.0.1 and a
-/// client certificate, and an unrelated CA with its own server and client certificates.
+/// A throw-away PKI: a CA with a server certificate for 127.0.0.1 and a client certificate, and
+/// an unrelated CA with its own server and client certificates. Made by the simulator's
+/// openssl-based certificate tool, as every test PKI here is.
 final class WebPKI {
     let directory: ScratchDirectory
 
     init() throws {
         directory = try ScratchDirectory()
-        try directory.write("ca.cnf", """
-            [req]
-            distinguished_name = dn
-            [dn]
-            [v3_ca]
-            basicConstraints = critical,CA:TRUE
-            keyUsage = critical,keyCertSign,cRLSign
-            subjectKeyIdentifier = hash
-            """)
-        try directory.write("server.ext", """
-            basicConstraints = CA:FALSE
-            keyUsage = critical,digitalSignature
-            extendedKeyUsage = serverAuth
-            subjectAltName = IP:127.0.0.1,DNS:localhost
-            """)
-        try directory.write("client.ext", """
-            basicConstraints = CA:FALSE
-            keyUsage = critical,digitalSignature
-            extendedKeyUsage = clientAuth
-            """)
-        for (name, subject) in [("ca", "/CN=Web Test CA"), ("other-ca", "/CN=Unrelated CA")] {
-            try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                         "-keyout", "\(name).key", "-out", "\(name).crt", "-days", "2", "-subj", subject,
-                         "-config", "ca.cnf", "-extensions", "v3_ca"])
+        let tool = OpenSSLCertificateTool()
+        for (name, commonName) in [("ca", "Web Test CA"), ("other-ca", "Unrelated CA")] {
+            try tool.makeCertificateAuthority(certificatePath: directory.file("\(name).crt"), keyPath: directory.file("\(name).key"),
+                                              commonName: commonName, validDays: 2)
         }
-        for (name, ca, ext) in [("server", "ca", "server.ext"), ("client", "ca", "client.ext"),
-                                ("other-server", "other-ca", "server.ext"), ("rogue-client", "other-ca", "client.ext")] {
-            try openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                         "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name)"])
-            try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "\(ca).crt", "-CAkey", "\(ca).key",
-                         "-set_serial", "\(Int.random(in: 1000...1_000_000))", "-days", "2", "-extfile", ext,
-                         "-out", "\(name).crt"])
+        let now = Date()
+        let leaves: [(String, String, OpenSSLCertificateTool.Usage)] = [
+            ("server", "ca", .server), ("client", "ca", .client), ("other-server", "other-ca", .server), ("rogue-client", "other-ca", .client),
+        ]
+        for (name, ca, usage) in leaves {
+            try tool.issueCertificate(caCertificatePath: directory.file("\(ca).crt"), caKeyPath: directory.file("\(ca).key"),
+                                      certificatePath: directory.file("\(name).crt"), keyPath: directory.file("\(name).key"),
+                                      commonName: name, subjectAltNames: usage == .server ? ["IP:127.0.0.1", "DNS:localhost"] : [],
+                                      usage: usage, notBefore: now - 3_600, notAfter: now + 2 * 86_400)
         }
     }
 
     func file(_ name: String) -> String { directory.file(name) }
-
-    private func openssl(_ arguments: [String]) throws {
-        let result = try execute("/usr/bin/openssl", arguments, in: directory.path)
-        guard result.status == 0 else { throw CommandFailure(description: "openssl \(arguments.joined(separator: " ")): \(result.output)") }
-    }
 }
 
 /// A bcrypt hash made by Python's crypt module (the system libcrypt, not the code under test).
