@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition"]),
         // Servers/ holds the Python test servers the tests run as processes (found via #filePath).
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"], exclude: ["Servers"]),
-        .testTarget(name: "SchedulingLatencyTests", dependencies: ["SchedulingLatency", "Exposition"]),
+        .testTarget(name: "SchedulingLatencyTests", dependencies: ["SchedulingLatency", "Exposition"], exclude: ["Servers"]),
         .testTarget(name: "SchedulerSimulatorTests", dependencies: ["SchedulerSimulator"]),
         .testTarget(name: "SchedulerExporterTests", dependencies: ["SchedulerExporter", "SchedulerSimulator", "CurlHTTP", "Exposition"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SchedulerSimulator", "CurlHTTP", "Exposition"], exclude: ["Servers"]),
