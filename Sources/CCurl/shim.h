@@ -86,6 +86,19 @@ static inline const char *ccurl_tls_version(CURL *handle) {
     return SSL_get_version((const SSL *)info->internals);
 }
 
+// Idle keep-alive connections would each hold OpenSSL's read and write buffers (tens of KiB)
+// between polls; SSL_MODE_RELEASE_BUFFERS frees them whenever a connection has nothing pending.
+static CURLcode ccurl_release_idle_tls_buffers(CURL *handle, void *ssl_ctx, void *user) {
+    (void)handle;
+    (void)user;
+    SSL_CTX_set_mode((SSL_CTX *)ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+    return CURLE_OK;
+}
+
+static inline CURLcode ccurl_easy_release_idle_tls_buffers(CURL *handle) {
+    return curl_easy_setopt(handle, CURLOPT_SSL_CTX_FUNCTION, ccurl_release_idle_tls_buffers);
+}
+
 // CURLMsg carries its result in a union; reading it in C keeps the Swift side free of layout guesses.
 static inline CURLcode ccurl_message_result(const CURLMsg *message) {
     return message->data.result;

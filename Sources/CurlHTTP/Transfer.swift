@@ -146,9 +146,10 @@ final class Transfer {
         // Environment proxies would silently reroute scheduler traffic; there is no proxy option.
         set(ccurl_easy_setopt_string(easy, CURLOPT_PROXY, ""), "proxy")
         set(ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)), "http version")
-        // No CURLOPT_PIPEWAIT: behind a connection that hangs before its first response it
-        // would hold every other request to that host unconnected until they time out, which
-        // then reads as a connect timeout although the host accepted.
+        // A cycle's ~15 concurrent requests wait for the first connection to a host to say
+        // whether it multiplexes (HTTP/2) instead of opening one connection each: every idle
+        // TLS connection costs ~150 KiB, which dominated the exporter's memory at 100 targets.
+        set(ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1), "pipewait")
         set(ccurl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1), "tcp keepalive")
         set(ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, max(1, request.connectTimeout.milliseconds)), "connect timeout")
         set(ccurl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, max(1, request.timeout.milliseconds)), "timeout")
@@ -166,6 +167,7 @@ final class Transfer {
         let tls = request.tls
         set(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, tls.insecureSkipVerify ? 0 : 1), "verify peer")
         set(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, tls.insecureSkipVerify ? 0 : 2), "verify host")
+        set(ccurl_easy_release_idle_tls_buffers(easy), "release idle TLS buffers")
         if let caFile = tls.caFile { set(ccurl_easy_setopt_string(easy, CURLOPT_CAINFO, caFile), "ca file") }
         if let certFile = tls.certFile {
             set(ccurl_easy_setopt_string(easy, CURLOPT_SSLCERT, certFile), "client cert")

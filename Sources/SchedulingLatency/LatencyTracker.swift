@@ -42,6 +42,7 @@ public struct LatencyTracker: Sendable {
                 polls.removeAll()
             }
         }
+        if !polls.isEmpty { polls[polls.count - 1].forgetNewestOnlyFamilies() }
         polls.append(RetainedPoll(time: time, input: input, sharingStorageWith: polls.last))
         prune()
     }
@@ -227,14 +228,14 @@ public struct LatencyTracker: Sendable {
     private func pendingPods(_ newest: RetainedPoll) -> [LatencySample] {
         guard let series = newest.scalars[SchedulerSourceCatalog.pendingPodsFamily] else { return [] }
         var byQueue: [String: Double] = [:]
-        for (labels, value) in series { byQueue[labels["queue"] ?? "", default: 0] += value }
+        for sample in series { byQueue[sample.labels["queue"] ?? "", default: 0] += sample.value }
         return byQueue.keys.sorted().map { LatencySample(labels: [LatencyLabel("queue", $0)], value: byQueue[$0]!) }
     }
 
     /// Present whenever the scheduler declares the family, 0 when no plugin reports a pod.
     private func unschedulablePods(_ newest: RetainedPoll) -> [LatencySample] {
         guard let series = newest.scalars[SchedulerSourceCatalog.unschedulablePodsFamily] else { return [] }
-        return [LatencySample(labels: [], value: series.values.reduce(0, +))]
+        return [LatencySample(labels: [], value: series.reduce(0) { $0 + $1.value })]
     }
 
     private static func sourceInfoSample(kind: String, metric: String) -> LatencySample {
@@ -244,44 +245,95 @@ public struct LatencyTracker: Sendable {
 
 enum FamilyShape: Sendable { case histogram, summary, scalar }
 
-/// One poll reduced to the families the tracker reads, indexed by label set.
+/// One histogram series of one poll. `labels` and `bounds` are shared with the same series of the
+/// previous poll (same array buffers), so a long history costs one `counts` array per poll.
+struct RetainedHistogram: Sendable {
+    let labels: [String: String]
+    /// Upper bounds in input order (duplicates kept: PromQL sums equal bounds).
+    let bounds: [Double]
+    /// Cumulative counts aligned with `bounds`.
+    let counts: [Double]
+    let count: Double
+}
+
+struct RetainedScalar: Sendable {
+    let labels: [String: String]
+    let value: Double
+}
+
+/// One poll reduced to the families the tracker reads, as flat arrays: the tracker keeps ~20 of
+/// these per target, so per-series dictionaries and bucket structs would be most of the
+/// exporter's memory at 100 targets.
 struct RetainedPoll: Sendable {
     let time: Double
-    var histograms: [String: [[String: String]: HistogramSample]] = [:]
+    var histograms: [String: [RetainedHistogram]] = [:]
+    /// Read from the newest poll only; dropped from older ones (`forgetNewestOnlyFamilies`).
     var summaries: [String: [SummarySample]] = [:]
-    var scalars: [String: [[String: String]: Double]] = [:]
+    var scalars: [String: [RetainedScalar]] = [:]
 
-    /// Identical label dictionaries are taken from `previous` so that a long history shares one
-    /// copy of each label string instead of one per poll.
+    /// Families only the newest poll is read for (summaries carry their own quantiles; gauges).
+    static let newestOnlyScalarFamilies: Set<String> = [
+        SchedulerSourceCatalog.pendingPodsFamily, SchedulerSourceCatalog.unschedulablePodsFamily,
+    ]
+
     init(time: Double, input: SchedulerMetricsInput, sharingStorageWith previous: RetainedPoll?) {
         self.time = time
         for (name, samples) in input.families where SchedulerSourceCatalog.allFamilyNames.contains(name) {
             switch samples {
             case .histogram(let series):
-                let earlier = previous?.histograms[name]
-                var indexed: [[String: String]: HistogramSample] = [:]
-                for var sample in series {
-                    if let earlier, let index = earlier.index(forKey: sample.labels) {
-                        sample.labels = earlier[index].key
-                    }
+                let earlier = previous?.histograms[name].map(Self.indexByLabels) ?? [:]
+                let earlierSeries = previous?.histograms[name] ?? []
+                var seen = Set<[String: String]>()
+                var retained: [RetainedHistogram] = []
+                retained.reserveCapacity(series.count)
+                for sample in series {
                     // Duplicate label sets are malformed input; the first one wins.
-                    if indexed[sample.labels] == nil { indexed[sample.labels] = sample }
+                    guard seen.insert(sample.labels).inserted else { continue }
+                    var labels = sample.labels
+                    var bounds = sample.buckets.map(\.upperBound)
+                    if let index = earlier[sample.labels] {
+                        labels = earlierSeries[index].labels
+                        if earlierSeries[index].bounds == bounds { bounds = earlierSeries[index].bounds }
+                    }
+                    retained.append(RetainedHistogram(
+                        labels: labels, bounds: bounds, counts: sample.buckets.map(\.cumulativeCount), count: sample.count))
                 }
-                histograms[name] = indexed
+                histograms[name] = retained
             case .summary(let series):
                 summaries[name] = series
             case .scalar(let series):
-                let earlier = previous?.scalars[name]
-                var indexed: [[String: String]: Double] = [:]
-                for var sample in series {
-                    if let earlier, let index = earlier.index(forKey: sample.labels) {
-                        sample.labels = earlier[index].key
+                let earlier = previous?.scalars[name].map(Self.indexByLabels) ?? [:]
+                let earlierSeries = previous?.scalars[name] ?? []
+                // Duplicate label sets are summed.
+                var indexByLabels: [[String: String]: Int] = [:]
+                var labelsInOrder: [[String: String]] = []
+                var values: [Double] = []
+                for sample in series {
+                    if let index = indexByLabels[sample.labels] {
+                        values[index] += sample.value
+                        continue
                     }
-                    indexed[sample.labels, default: 0] += sample.value
+                    indexByLabels[sample.labels] = values.count
+                    labelsInOrder.append(earlier[sample.labels].map { earlierSeries[$0].labels } ?? sample.labels)
+                    values.append(sample.value)
                 }
-                scalars[name] = indexed
+                scalars[name] = zip(labelsInOrder, values).map { RetainedScalar(labels: $0, value: $1) }
             }
         }
+    }
+
+    private static func indexByLabels(_ series: [RetainedHistogram]) -> [[String: String]: Int] {
+        Dictionary(series.enumerated().map { ($1.labels, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    private static func indexByLabels(_ series: [RetainedScalar]) -> [[String: String]: Int] {
+        Dictionary(series.enumerated().map { ($1.labels, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Once a newer poll exists, the families read from the newest poll only are dead weight.
+    mutating func forgetNewestOnlyFamilies() {
+        summaries = [:]
+        for name in Self.newestOnlyScalarFamilies { scalars[name] = nil }
     }
 
     func shape(of name: String) -> FamilyShape? {
@@ -298,6 +350,20 @@ struct RetainedPoll: Sendable {
             if let shape = shape(of: source.name), shape != .scalar { return (source, shape) }
         }
         return nil
+    }
+
+    /// The series with `labels`, looked up at `hint` first: a scheduler writes its series in the
+    /// same order every poll, so the position in the newest poll almost always matches.
+    func histogram(_ name: String, labels: [String: String], hint: Int) -> RetainedHistogram? {
+        guard let series = histograms[name] else { return nil }
+        if series.indices.contains(hint), series[hint].labels == labels { return series[hint] }
+        return series.first { $0.labels == labels }
+    }
+
+    func scalar(_ name: String, labels: [String: String], hint: Int) -> Double? {
+        guard let series = scalars[name] else { return nil }
+        if series.indices.contains(hint), series[hint].labels == labels { return series[hint].value }
+        return series.first { $0.labels == labels }?.value
     }
 }
 
@@ -319,12 +385,12 @@ struct PollWindow {
     ) -> [String: [HistogramBucket]] {
         guard let newestSeries = polls.last!.histograms[source.name] else { return [:] }
         var byGroup: [String: [Double: Double]] = [:]
-        for labels in newestSeries.keys {
-            guard let key = group(labels) else { continue }
-            var last = polls.first!.histograms[source.name]?[labels]
+        for (position, newest) in newestSeries.enumerated() {
+            guard let key = group(newest.labels) else { continue }
+            var last = polls.first!.histogram(source.name, labels: newest.labels, hint: position)
             var increase: [Double: Double] = [:]
             for poll in polls.dropFirst() {
-                guard let current = poll.histograms[source.name]?[labels] else { continue }
+                guard let current = poll.histogram(source.name, labels: newest.labels, hint: position) else { continue }
                 Self.addIncrease(from: last, to: current, into: &increase)
                 last = current
             }
@@ -341,12 +407,12 @@ struct PollWindow {
     func counterIncrease(_ family: String, group: ([String: String]) -> String?) -> [String: Double] {
         guard let newestSeries = polls.last!.scalars[family] else { return [:] }
         var byGroup: [String: Double] = [:]
-        for labels in newestSeries.keys {
-            guard let key = group(labels) else { continue }
-            var last = polls.first!.scalars[family]?[labels]
+        for (position, newest) in newestSeries.enumerated() {
+            guard let key = group(newest.labels) else { continue }
+            var last = polls.first!.scalar(family, labels: newest.labels, hint: position)
             var increase = 0.0
             for poll in polls.dropFirst() {
-                guard let current = poll.scalars[family]?[labels] else { continue }
+                guard let current = poll.scalar(family, labels: newest.labels, hint: position) else { continue }
                 if let previous = last, current >= previous {
                     increase += current - previous
                 } else {
@@ -359,42 +425,39 @@ struct PollWindow {
         return byGroup
     }
 
-    private static func addIncrease(from previous: HistogramSample?, to current: HistogramSample, into increase: inout [Double: Double]) {
+    private static func addIncrease(
+        from previous: RetainedHistogram?, to current: RetainedHistogram, into increase: inout [Double: Double]
+    ) {
         guard let previous else {
-            for bucket in current.buckets { increase[bucket.upperBound, default: 0] += bucket.cumulativeCount }
+            for (bound, count) in zip(current.bounds, current.counts) { increase[bound, default: 0] += count }
             return
         }
         // Fast path for the usual case of an unchanged bucket layout: no per-poll dictionary.
-        if previous.buckets.count == current.buckets.count,
-            zip(previous.buckets, current.buckets).allSatisfy({ $0.upperBound == $1.upperBound })
-        {
+        if previous.bounds == current.bounds {
             let reset = current.count < previous.count
-                || zip(previous.buckets, current.buckets).contains { $1.cumulativeCount < $0.cumulativeCount }
-            for (before, after) in zip(previous.buckets, current.buckets) {
-                increase[after.upperBound, default: 0] +=
-                    reset ? after.cumulativeCount : after.cumulativeCount - before.cumulativeCount
+                || zip(previous.counts, current.counts).contains { $1 < $0 }
+            for index in current.bounds.indices {
+                increase[current.bounds[index], default: 0] +=
+                    reset ? current.counts[index] : current.counts[index] - previous.counts[index]
             }
             return
         }
-        let previousCounts = countsByBound(previous)
+        let previousCounts = Dictionary(zip(previous.bounds, previous.counts), uniquingKeysWith: { first, _ in first })
         let reset = isReset(from: previous, previousCounts, to: current)
-        for bucket in current.buckets {
-            increase[bucket.upperBound, default: 0] +=
-                reset ? bucket.cumulativeCount : bucket.cumulativeCount - (previousCounts[bucket.upperBound] ?? 0)
+        for (bound, count) in zip(current.bounds, current.counts) {
+            increase[bound, default: 0] += reset ? count : count - (previousCounts[bound] ?? 0)
         }
-    }
-
-    private static func countsByBound(_ sample: HistogramSample) -> [Double: Double] {
-        Dictionary(sample.buckets.map { ($0.upperBound, $0.cumulativeCount) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// A whole histogram restarts together, so one decreasing bucket marks a reset of all of them;
     /// Prometheus judges each `le` series alone, which differs only when some bucket happens to be
     /// higher after a restart than before it.
-    private static func isReset(from previous: HistogramSample, _ previousCounts: [Double: Double], to current: HistogramSample) -> Bool {
+    private static func isReset(
+        from previous: RetainedHistogram, _ previousCounts: [Double: Double], to current: RetainedHistogram
+    ) -> Bool {
         if current.count < previous.count { return true }
-        for bucket in current.buckets {
-            if let before = previousCounts[bucket.upperBound], bucket.cumulativeCount < before { return true }
+        for (bound, count) in zip(current.bounds, current.counts) {
+            if let before = previousCounts[bound], count < before { return true }
         }
         return false
     }

@@ -211,6 +211,51 @@ private func singleSeriesPoll(_ pairs: [(Double, Double)], labels: [String: Stri
         #expect(isClose(report.value(points, ["extension_point": "Bind", "quantile": "0.5"]), 0.02))
     }
 
+    /// Older polls drop their summaries and gauges (only the newest is read); a poll replaced at
+    /// the same time must still leave the newest poll's summary in place.
+    @Test func newestOnlyFamiliesSurviveReplacementAndHistory() {
+        var tracker = LatencyTracker()
+        func poll(_ median: Double, pending: Double) -> SchedulerMetricsInput {
+            SchedulerMetricsInput(families: [
+                "scheduler_e2e_scheduling_latency_microseconds": .summary([
+                    SummarySample(quantiles: [.init(quantile: 0.5, value: median)], sum: 0, count: 1)
+                ]),
+                "scheduler_pending_pods": .scalar([counter(["queue": "active"], pending)]),
+            ])
+        }
+        tracker.record(poll(1000, pending: 1), at: 0)
+        tracker.record(poll(2000, pending: 2), at: 10)
+        tracker.record(poll(3000, pending: 3), at: 10)  // same time: replaces the newest
+        var report = tracker.report()
+        #expect(tracker.retainedPollCount == 2)
+        #expect(isClose(report.latency("attempt", "0.5"), 0.003))
+        #expect(report.value(LatencyOutputName.pendingPods, ["queue": "active"]) == 3)
+        tracker.record(poll(4000, pending: 4), at: 20)
+        report = tracker.report()
+        #expect(isClose(report.latency("attempt", "0.5"), 0.004))
+        #expect(report.value(LatencyOutputName.pendingPods, ["queue": "active"]) == 4)
+    }
+
+    /// The scheduler usually writes series in the same order, but nothing guarantees it: a
+    /// reordered poll must still match each series by its labels.
+    @Test func seriesAreMatchedByLabelsWhenTheirOrderChanges() {
+        var tracker = LatencyTracker()
+        let a = ["extension_point": "Filter", "profile": "p", "status": "Success"]
+        let b = ["extension_point": "Bind", "profile": "p", "status": "Success"]
+        let family = "scheduler_framework_extension_point_duration_seconds"
+        tracker.record(SchedulerMetricsInput(families: [family: .histogram([
+            histogram(a, [(0.001, 10), (.infinity, 10)]), histogram(b, [(0.001, 0), (.infinity, 100)]),
+        ])]), at: 0)
+        tracker.record(SchedulerMetricsInput(families: [family: .histogram([
+            histogram(b, [(0.001, 0), (.infinity, 100)]), histogram(a, [(0.001, 14), (.infinity, 14)]),
+        ])]), at: 10)
+        let report = tracker.report()
+        let points = LatencyOutputName.extensionPointLatency
+        // Filter grew by 4 in the first bucket; Bind did not grow at all (NaN), not by 100.
+        #expect(isClose(report.value(points, ["extension_point": "Filter", "quantile": "0.5"]), 0.0005))
+        #expect(report.value(points, ["extension_point": "Bind", "quantile": "0.5"])?.isNaN == true)
+    }
+
     @Test func extensionPointsAreSummedOverProfileAndStatus() {
         var tracker = LatencyTracker()
         let family = "scheduler_framework_extension_point_duration_seconds"

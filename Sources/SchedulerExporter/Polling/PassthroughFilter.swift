@@ -15,10 +15,12 @@ public final class PassthroughFilter: Sendable {
 
     /// The selected families, verbatim, each ending with a newline.
     func select(from document: ExpositionDocument) -> ByteBuffer {
+        // Sized exactly: the buffer lives in the snapshot until the next poll, on every target.
+        let selected = document.families.filter { names.matches($0.name) }
         var buffer = ByteBuffer()
-        buffer.reserveCapacity(document.bytes.count / 2)
+        buffer.reserveCapacity(selected.reduce(0) { $0 + $1.byteRange.count + 1 })
         document.bytes.withUnsafeBufferPointer { bytes in
-            for family in document.families where names.matches(family.name) {
+            for family in selected {
                 let slice = UnsafeBufferPointer(rebasing: bytes[family.byteRange])
                 buffer.writeBytes(slice)
                 if slice.last != UInt8(ascii: "\n") { buffer.writeInteger(UInt8(ascii: "\n")) }
