@@ -45,8 +45,9 @@ public final class Exporter: Service {
             TargetPoller(target: $0, client: client, store: store, passthrough: passthrough, logger: logger)
         }
         await withTaskGroup(of: Void.self) { group in
-            for poller in pollers {
-                group.addTask { await poller.run() }
+            for (index, poller) in pollers.enumerated() {
+                let phase = TargetPoller.staggeredStart(index: index, of: pollers.count, interval: poller.target.pollInterval)
+                group.addTask { await poller.run(initialDelay: phase) }
             }
             if let web {
                 let logger = logger

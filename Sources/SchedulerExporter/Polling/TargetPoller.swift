@@ -37,8 +37,18 @@ public actor TargetPoller {
                                token: target.bearerTokenFile.map(BearerTokenFile.init(path:)), logger: logger)
     }
 
-    /// Runs until the task is cancelled. The first poll starts after a random offset within the
-    /// interval (like Prometheus's scrape offsets) so many targets don't poll in lockstep.
+    /// Where target `index` of `count` starts within the interval: evenly spread, the first at
+    /// once. Polls in lockstep would hold every target's bodies and parsed documents at the same
+    /// moment, and the allocator keeps that peak as resident memory (at 100 targets within 10% of
+    /// the interval, most of the exporter's RSS).
+    public static func staggeredStart(index: Int, of count: Int, interval: Duration) -> Duration {
+        guard count > 1, index > 0 else { return .zero }
+        return interval / count * min(index, count - 1)
+    }
+
+    /// Runs until the task is cancelled. Without `initialDelay`, the first poll starts after a
+    /// random offset within 10% of the interval, so independently started pollers do not poll in
+    /// lockstep.
     public func run(initialDelay: Duration? = nil) async {
         let interval = target.pollInterval
         let offset = initialDelay ?? .milliseconds(Int64.random(in: 0..<max(1, interval.milliseconds / 10)))
