@@ -31,6 +31,8 @@ let package = Package(
         .target(name: "CurlHTTP", dependencies: ["CCurl"]),
         // libxcrypt's crypt_rn for the web config's bcrypt hashes, libcrypto's SHA256 for the cache key.
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev", "libssl-dev"])]),
+        // glibc's mallopt, for the executable's allocator tuning.
+        .systemLibrary(name: "CMalloc"),
         .target(name: "Exposition"),
         .target(name: "SchedulingLatency", dependencies: ["Exposition"]),
         .target(
@@ -49,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "kube-scheduler-exporter",
             dependencies: [
-                "SchedulerExporter",
+                "SchedulerExporter", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -52,7 +52,26 @@ public final class CurlClient: Sendable {
     }
 
     /// Runs one GET. Task cancellation removes the transfer and throws `.cancelled`.
+    ///
+    /// A request sent on a kept-alive connection that the server had already closed is retried
+    /// once on a new connection, within what is left of its timeout: it never reached the server,
+    /// and failing it would fail a whole poll for a routine idle close.
     public func perform(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPResponse {
+        let started = ContinuousClock.now
+        do {
+            return try await performOnce(request)
+        } catch where error.reusedConnectionDied && !request.freshConnection && !request.reconnect {
+            let remaining = request.timeout - (ContinuousClock.now - started)
+            guard remaining > .milliseconds(1) else { throw error }
+            var retry = request
+            retry.reconnect = true
+            retry.timeout = remaining
+            retry.connectTimeout = min(request.connectTimeout, remaining)
+            return try await performOnce(retry)
+        }
+    }
+
+    private func performOnce(_ request: HTTPRequest) async throws(HTTPClientError) -> HTTPResponse {
         guard let id = inbox.allocateID() else {
             throw HTTPClientError(kind: .cancelled, message: "HTTP client is shut down")
         }

@@ -70,6 +70,9 @@ public struct HTTPRequest: Sendable {
     public var captureCertificates: Bool
     /// Open a new connection and close it afterwards, so the chain (CERTINFO) is reported.
     public var freshConnection = false
+    /// Open a new connection but keep it for later requests: the one retry after a kept-alive
+    /// connection turned out dead.
+    var reconnect = false
 
     public init(
         url: String,
@@ -185,6 +188,9 @@ public struct HTTPClientError: Error, Sendable, Equatable, CustomStringConvertib
     public var kind: Kind
     /// libcurl's error text and the URL (user info removed). Never contains the bearer token.
     public var message: String
+    /// The request went out on a reused keep-alive connection that failed before any response
+    /// byte came back: the server closed it while idle, so the request never reached it.
+    var reusedConnectionDied = false
 
     public init(kind: Kind, message: String) {
         self.kind = kind

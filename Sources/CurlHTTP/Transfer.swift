@@ -181,6 +181,8 @@ final class Transfer {
         if request.freshConnection {
             set(ccurl_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, 1), "fresh connect")
             set(ccurl_easy_setopt_long(easy, CURLOPT_FORBID_REUSE, 1), "forbid reuse")
+        } else if request.reconnect {
+            set(ccurl_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, 1), "fresh connect")
         }
         if tls.allowLegacyVersions {
             set(ccurl_easy_setopt_long(easy, CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_0)), "ssl version")
@@ -326,8 +328,17 @@ final class Transfer {
                 usedTLS: displayURL.lowercased().hasPrefix("https:"))
             text = errorText(code)
         }
-        return HTTPClientError(kind: kind, message: "\(text) (\(displayURL))".redacting(tokenForRedaction))
+        var error = HTTPClientError(kind: kind, message: "\(text) (\(displayURL))".redacting(tokenForRedaction))
+        error.reusedConnectionDied = Self.connectionLevelFailures.contains(code.rawValue)
+            && longInfo(CURLINFO_NUM_CONNECTS) == 0 && headers.isEmpty && body.isEmpty && !bodyTooLarge
+        return error
     }
+
+    /// Failures of the connection itself rather than of the request (libcurl retries only some of
+    /// these itself, and none on HTTP/2).
+    private static let connectionLevelFailures: Set<UInt32> = [
+        CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_HTTP2, CURLE_HTTP2_STREAM,
+    ].map(\.rawValue).reduce(into: []) { $0.insert($1) }
 
     private func probeResult(_ code: CURLcode) -> TCPProbeResult {
         if code == CURLE_OK { return .open }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMalloc
 import Logging
 import SchedulerExporter
 import ServiceLifecycle
@@ -157,6 +158,7 @@ struct ExporterCommand: ParsableCommand {
 @main
 enum Main {
     static func main() async {
+        tuneMalloc()
         let command: ExporterCommand
         do {
             command = try ExporterCommand.parse()
@@ -191,6 +193,17 @@ enum Main {
             logger.error("exporter stopped", metadata: ["error": "\(error)"])
             exit(1)
         }
+    }
+
+    /// glibc gives every allocating thread its own arena and keeps freed memory in each one, and
+    /// its mmap threshold climbs after each large free until 300 KB scrape bodies come from the
+    /// heap and fragment it. Two arenas and a fixed 128 KiB threshold (large buffers go straight
+    /// back to the kernel) cut steady RSS at 100 targets; the MALLOC_* variables still win.
+    static func tuneMalloc() {
+        #if canImport(Glibc)
+        if getenv("MALLOC_ARENA_MAX") == nil { _ = mallopt(CMALLOC_ARENA_MAX, 2) }
+        if getenv("MALLOC_MMAP_THRESHOLD_") == nil { _ = mallopt(CMALLOC_MMAP_THRESHOLD, 128 << 10) }
+        #endif
     }
 
     static func fail(_ message: String) -> Never {

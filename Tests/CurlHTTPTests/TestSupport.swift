@@ -143,7 +143,7 @@ final class TestPKI: Sendable {
     }
 }
 
-/// tests/Servers/test_server.py as a real process. Killed by `stop()` / deinit; the script also
+/// A Python server from Tests/CurlHTTPTests/Servers (test_server.py, reset_proxy.py) as a real process. Killed by `stop()` / deinit; the script also
 /// exits by itself when our end of its stdin closes (this process died) or after its max lifetime.
 /// Unchecked: besides constants it holds the Process and a Pipe, which are only killed, waited for
 /// and closed, and Foundation allows that from any thread.
@@ -154,30 +154,39 @@ final class TestServer: @unchecked Sendable {
     private let process: Process
     private let stdinPipe: Pipe
 
-    static var scriptPath: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Servers/test_server.py").path
+    static func script(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Servers/\(name)").path
     }
 
     static func start(
         in directory: TemporaryDirectory, bind: String = "127.0.0.1", cert: String? = nil, key: String? = nil,
         clientCA: String? = nil, tls12Only: Bool = false, name: String = "server"
     ) async throws -> TestServer {
-        try await offCooperativePool {
-            try TestServer(
-                in: directory, bind: bind, cert: cert, key: key, clientCA: clientCA, tls12Only: tls12Only, name: name)
-        }
-    }
-
-    private init(
-        in directory: TemporaryDirectory, bind: String, cert: String?, key: String?,
-        clientCA: String?, tls12Only: Bool, name: String
-    ) throws {
-        host = bind
-        logFile = directory.file("\(name)-\(UUID().uuidString).log")
-        var arguments = ["python3", Self.scriptPath, "--bind", bind, "--log", logFile, "--max-lifetime", "40"]
+        let logFile = directory.file("\(name)-\(UUID().uuidString).log")
+        var arguments = ["--bind", bind, "--log", logFile, "--max-lifetime", "40"]
         if let cert, let key { arguments += ["--cert", cert, "--key", key] }
         if let clientCA { arguments += ["--client-ca", clientCA] }
         if tls12Only { arguments.append("--tls12-only") }
+        let serverArguments = arguments
+        return try await offCooperativePool {
+            try TestServer(script: "test_server.py", arguments: serverArguments, host: bind, logFile: logFile)
+        }
+    }
+
+    /// reset_proxy.py in front of 127.0.0.1:`upstreamPort`: resets a kept-alive connection reused
+    /// after an idle pause.
+    static func startResetProxy(in directory: TemporaryDirectory, upstreamPort: Int) async throws -> TestServer {
+        let logFile = directory.file("reset-proxy-\(UUID().uuidString).log")
+        let arguments = ["--upstream", String(upstreamPort), "--log", logFile, "--max-lifetime", "40"]
+        return try await offCooperativePool {
+            try TestServer(script: "reset_proxy.py", arguments: arguments, host: "127.0.0.1", logFile: logFile)
+        }
+    }
+
+    private init(script: String, arguments: [String], host: String, logFile: String) throws {
+        self.host = host
+        self.logFile = logFile
+        let arguments = ["python3", Self.script(script)] + arguments
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments

@@ -62,6 +62,30 @@ import Testing
         #expect((sentBytes ?? served) < served)
     }
 
+    /// A server that reset a kept-alive connection while it sat idle: the request never reached
+    /// it and is answered on a new connection. On HTTP/1.1 libcurl retries this itself; the
+    /// HTTP/2 case, where only the client's own retry helps, is in HTTP2Tests.
+    @Test(arguments: ["http", "https"])
+    func requestOnAConnectionResetWhileIdleIsRetriedOnANewOne(scheme: String) async throws {
+        let pki = try await TestPKI.make()
+        let server = try await TestServer.start(in: pki.directory, cert: scheme == "https" ? pki.serverCert : nil,
+                                                key: scheme == "https" ? pki.serverKey : nil)
+        defer { server.stop() }
+        let client = CurlClient()
+        defer { client.shutdown() }
+        let request = HTTPRequest(url: server.url("/reset-when-reused", scheme: scheme), tls: TLSOptions(caFile: pki.caFile))
+
+        let first = try await client.perform(request)
+        #expect(first.newConnection)
+        let second = try await client.perform(request)
+        #expect(second.status == 200)
+        #expect(String(decoding: second.body, as: UTF8.self) == "fresh")
+        #expect(second.newConnection, "answered on a new connection")
+        let lines = server.logLines
+        #expect(lines.filter { $0 == "RESET" }.count == 1, "the kept-alive connection was reset: \(lines)")
+        #expect(lines.filter { $0.hasPrefix("CONNECT") }.count == 2)
+    }
+
     @Test func bodyExactlyAtLimitIsAccepted() async throws {
         let pki = try await TestPKI.make()
         let server = try await TestServer.start(in: pki.directory)

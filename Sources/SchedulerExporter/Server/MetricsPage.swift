@@ -13,6 +13,12 @@ public final class MetricsPage: Sendable {
         var body: ByteBuffer
     }
     private let cache = Mutex<[ExpositionFormat: Rendered]>([:])
+    private struct RenderedProcessPart: Sendable {
+        var renderedAt: ContinuousClock.Instant
+        var bytes: [UInt8]
+    }
+    static let processMetricsMaxAge: Duration = .seconds(1)
+    private let processCache = Mutex<[ExpositionFormat: RenderedProcessPart]>([:])
     private let textScrapes = Atomic<Int>(0)
     private let openMetricsScrapes = Atomic<Int>(0)
 
@@ -30,8 +36,23 @@ public final class MetricsPage: Sendable {
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(4096)
-        ExpositionWriter.render(selfFamilies(), format: format, into: &bytes, terminate: true)
+        ExpositionWriter.render(selfFamilies(), format: format, into: &bytes, terminate: false)
+        bytes += processPart(format: format)
+        if format == .openMetrics { bytes += "# EOF\n".utf8 }
         return (targetsBody(format: format), ByteBuffer(bytes: bytes))
+    }
+
+    /// process_* read from /proc at most once per `processMetricsMaxAge`: listing /proc/self/fd
+    /// and reading /proc/self/stat was the largest per-scrape cost under load, and no scraper
+    /// resolves process metrics finer than a second.
+    private func processPart(format: ExpositionFormat) -> [UInt8] {
+        let now = ContinuousClock.now
+        if let cached = processCache.withLock({ $0[format] }), now - cached.renderedAt < Self.processMetricsMaxAge {
+            return cached.bytes
+        }
+        let bytes = ExpositionWriter.render(ProcessMetrics.families(), format: format, terminate: false)
+        processCache.withLock { $0[format] = RenderedProcessPart(renderedAt: now, bytes: bytes) }
+        return bytes
     }
 
     private func targetsBody(format: ExpositionFormat) -> ByteBuffer {
@@ -60,6 +81,6 @@ public final class MetricsPage: Sendable {
                 OutputSample(labels: [("reason", "unauthorized")], value: Double(rejections.unauthorized)),
             ]),
             .gauge("kube_scheduler_exporter_targets", "Targets this exporter polls.", value: Double(store.targetOrder.count)),
-        ] + ProcessMetrics.families()
+        ]
     }
 }

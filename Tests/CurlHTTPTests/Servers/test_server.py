@@ -21,8 +21,10 @@ import gzip
 import http.server
 import os
 import signal
+import socket
 import socketserver
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -47,6 +49,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         log("CONNECT %s" % (self.client_address[0],))
+        self.requests_on_connection = 0
         if isinstance(self.request, ssl.SSLSocket):
             try:
                 self.request.do_handshake()
@@ -74,10 +77,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urlparse(self.path)
         query = parse_qs(url.query)
         log("REQUEST %s" % self.path)
+        self.requests_on_connection += 1
         log("AUTHORIZATION %s" % self.headers.get("Authorization", "<none>"))
         log("ACCEPT_ENCODING %s" % self.headers.get("Accept-Encoding", "<none>"))
         if url.path == "/ok":
             self.send_body(200, b"hello", [("Content-Type", "text/plain")])
+        elif url.path == "/reset-when-reused":
+            # Answers on a new connection; on a kept-alive one it resets the connection after
+            # reading the request, as a server that closed an idle connection meanwhile would.
+            if self.requests_on_connection > 1:
+                log("RESET")
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
+                return
+            self.send_body(200, b"fresh", [("Content-Type", "text/plain")])
         elif url.path == "/echo-auth":
             self.send_body(200, self.headers.get("Authorization", "").encode())
         elif url.path == "/redirect":
