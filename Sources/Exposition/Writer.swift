@@ -160,22 +160,28 @@ public struct ExpositionWriter: Sendable {
     }
 
     private static func write(_ family: OutputFamily, format: ExpositionFormat, into buffer: inout [UInt8]) {
-        let openMetrics = format == .openMetrics
+        writeHeader(family, format: format, into: &buffer)
+        writeSamples(family, format: format, into: &buffer)
+    }
+
+    /// The name OpenMetrics gives the family, and the suffix it puts on every plain sample.
+    private static func openMetricsNames(_ family: OutputFamily) -> (familyName: String, impliedSuffix: String) {
         var familyName = family.name
-        // The suffix OpenMetrics puts on every plain sample of the family.
-        var impliedSuffix = ""
-        if openMetrics {
-            switch family.type {
-            case .counter:
-                if familyName.hasSuffix("_total") { familyName.removeLast(6) }
-                impliedSuffix = "_total"
-            case .info:
-                if familyName.hasSuffix("_info") { familyName.removeLast(5) }
-                impliedSuffix = "_info"
-            default:
-                break
-            }
+        switch family.type {
+        case .counter:
+            if familyName.hasSuffix("_total") { familyName.removeLast(6) }
+            return (familyName, "_total")
+        case .info:
+            if familyName.hasSuffix("_info") { familyName.removeLast(5) }
+            return (familyName, "_info")
+        default:
+            return (familyName, "")
         }
+    }
+
+    static func writeHeader(_ family: OutputFamily, format: ExpositionFormat, into buffer: inout [UInt8]) {
+        let openMetrics = format == .openMetrics
+        let familyName = openMetrics ? openMetricsNames(family).familyName : family.name
         if !family.help.isEmpty {
             buffer.append(contentsOf: "# HELP ".utf8)
             buffer.append(contentsOf: familyName.utf8)
@@ -195,6 +201,11 @@ public struct ExpositionWriter: Sendable {
             buffer.append(contentsOf: unit.utf8)
             buffer.append(UInt8(ascii: "\n"))
         }
+    }
+
+    static func writeSamples(_ family: OutputFamily, format: ExpositionFormat, into buffer: inout [UInt8]) {
+        let openMetrics = format == .openMetrics
+        let (familyName, impliedSuffix) = openMetrics ? openMetricsNames(family) : (family.name, "")
         for sample in family.samples {
             appendSampleName(family: family, familyName: familyName, impliedSuffix: impliedSuffix, sample.suffix, format: format, to: &buffer)
             if !sample.labels.isEmpty {

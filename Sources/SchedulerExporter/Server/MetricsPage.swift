@@ -59,8 +59,7 @@ public final class MetricsPage: Sendable {
         let (version, snapshots) = store.read()
         if let cached = cache.withLock({ $0[format] }), cached.version == version { return cached.body }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(16_384 * max(1, snapshots.count))
-        ExpositionWriter.render(snapshots.flatMap(\.families), format: format, into: &bytes, terminate: false)
+        ExpositionWriter.render(snapshots.map(\.families), format: format, into: &bytes, terminate: false)
         let body = ByteBuffer(bytes: bytes)
         cache.withLock { $0[format] = Rendered(version: version, body: body) }
         return body

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A TCP relay to --upstream that resets a kept-alive client connection when it is reused after
-being idle, like a server that dropped an idle connection just as the client sent on it. Bytes are
-relayed untouched (TLS passes through). Prints its port on the first line; logs CONNECT and RESET.
+being idle, like a server that dropped an idle connection just as the client sent on it; only the
+first such connection (--resets), so the client's new connection is relayed whatever its timing.
+Bytes are relayed untouched (TLS passes through). Prints its port first; logs CONNECT and RESET.
 Exits when stdin closes (the test process died) or after --max-lifetime seconds."""
 
 import argparse
@@ -34,7 +35,7 @@ def relay(client):
                 if not data:
                     return
                 idle = time.monotonic() - last_upstream_byte
-                if exchanged and idle > ARGS.idle:
+                if exchanged and idle > ARGS.idle and take_reset():
                     log("RESET")
                     client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     return
@@ -53,21 +54,32 @@ def relay(client):
         upstream.close()
 
 
+def take_reset():
+    global RESETS_LEFT
+    with LOCK:
+        if RESETS_LEFT <= 0:
+            return False
+        RESETS_LEFT -= 1
+        return True
+
+
 def exit_when_parent_goes():
     sys.stdin.read()
     os._exit(0)
 
 
 def main():
-    global ARGS, LOCK
+    global ARGS, LOCK, RESETS_LEFT
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     parser = argparse.ArgumentParser()
     parser.add_argument("--upstream", type=int, required=True)
-    parser.add_argument("--idle", type=float, default=0.3, help="seconds without upstream bytes that make a connection idle")
+    parser.add_argument("--idle", type=float, default=1.0, help="seconds without upstream bytes that make a connection idle")
+    parser.add_argument("--resets", type=int, default=1)
     parser.add_argument("--log")
     parser.add_argument("--max-lifetime", type=float, default=40.0)
     ARGS = parser.parse_args()
     LOCK = threading.Lock()
+    RESETS_LEFT = ARGS.resets
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
