@@ -147,6 +147,27 @@ import Testing
         }
     }
 
+    /// The TLS posture is observed with two new handshakes, so a successful observation stands
+    /// for `tlsObservationMaxAge` (60 s) instead of being repeated every poll; its gauges stay.
+    @Test func tlsObservationIsReusedBetweenPolls() async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let simulator = try await Simulator.start(in: dir, variant: "default")
+        defer { simulator.child.stop() }
+        let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile,
+                                                 "--bearer-token-file", simulator.tokenFile, "--probe.nonloopback-address", "127.0.0.2",
+                                                 "--probe.insecure-port", closedPort()])
+        defer { exporter.child.stop() }
+        let body = try await exporter.scrape { (sampleValue($0, "kube_scheduler_polls_total") ?? 0) >= 5 }
+        #expect(sampleValue(body, "kube_scheduler_tls_cert_self_signed") != nil, "the observation's gauges are still served")
+        #expect(status(body, "serving_certificate_valid") == "pass")
+        let lines = try String(contentsOfFile: simulator.requestLog, encoding: .utf8).split(separator: "\n")
+        let requests = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let observations = requests.filter { $0["path"] as? String == "/healthz" && ($0["authorization"] as? String) == nil }
+        #expect(observations.count == 2, "one observing and one verifying handshake for 5+ polls: \(observations)")
+        #expect(requests.filter { ($0["path"] as? String)?.hasPrefix("/metrics") == true }.count >= 5)
+    }
+
     @Test func anonymousProbesNeverCarryTheToken() async throws {
         try await scrape(variant: "zpages-gates") { simulator, _, _ in
             let token = try String(contentsOfFile: simulator.tokenFile, encoding: .utf8)

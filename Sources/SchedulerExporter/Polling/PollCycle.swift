@@ -35,7 +35,8 @@ struct PollCycle: Sendable {
                     // parse still feed the checks.
                     let firstError = redactingToken("\(first)")
                     result.metricsParseError = "\(document.errors.count) malformed line(s), first at \(firstError)"
-                    logger.warning("skipped malformed lines in /metrics", metadata: [
+                    // Debug only: the poller warns once when the target goes down, with this text.
+                    logger.debug("skipped malformed lines in /metrics", metadata: [
                         "target": "\(target.name)", "count": "\(document.errors.count)", "first": "\(firstError)",
                     ])
                 } else if document.sampleCount == 0 {

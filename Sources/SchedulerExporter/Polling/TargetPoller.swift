@@ -23,6 +23,14 @@ public actor TargetPoller {
     private var lastManifestProblem: String?
     /// Bucket counts of earlier polls, for the windowed quantiles and rates.
     private var latency: LatencyTracker
+    /// The last successful TLS posture observations (each a new handshake) and when they were made.
+    private var tlsObservations: (madeAt: ContinuousClock.Instant, responses: [ProbeRequest: Result<HTTPResponse, HTTPClientError>])?
+
+    /// How long a successful TLS posture observation stands in for a new one. Its two extra
+    /// handshakes per cycle were a third of the exporter's CPU per poll (and cost the scheduler
+    /// as much); a serving certificate or TLS setting changes only with a scheduler restart, and
+    /// the alerts on it wait longer than this. A failed observation is retried on the next poll.
+    public static let tlsObservationMaxAge: Duration = .seconds(60)
 
     public init(target: TargetConfig, client: CurlClient, store: SnapshotStore, checks: [any Check] = Checks.all,
                 passthrough: PassthroughFilter? = nil, logger: Logger) {
@@ -68,7 +76,16 @@ public actor TargetPoller {
     public func pollOnce() async -> TargetSnapshot {
         var requests = Set<ProbeRequest>([.metrics] + SchedulerEvidence.requests)
         for check in checks { requests.formUnion(check.requests(for: target)) }
-        let poll = await cycle.run(requests)
+        let reusable = tlsObservations.flatMap { ContinuousClock.now - $0.madeAt < Self.tlsObservationMaxAge ? $0.responses : nil }
+        if let reusable { requests.subtract(reusable.keys) }
+        var poll = await cycle.run(requests)
+        if let reusable {
+            poll.responses.merge(reusable) { current, _ in current }
+        } else {
+            let observed = poll.responses.filter { $0.key.transport != .configured }
+            let allSucceeded = observed.values.allSatisfy { if case .success = $0 { true } else { false } }
+            tlsObservations = !observed.isEmpty && allSucceeded ? (.now, observed) : nil
+        }
         let evidence = SchedulerEvidence.gather(from: poll, target: target)
         if let problem = evidence.manifestProblem, problem != lastManifestProblem {
             logger.warning("cannot read the scheduler manifest; file checks report unknown",

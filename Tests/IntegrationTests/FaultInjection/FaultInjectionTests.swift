@@ -117,7 +117,12 @@ import Testing
             #expect(scenario.value(body, "kube_scheduler_endpoint_http_status", FaultScenario.hostile, "endpoint=\"metrics\"") == 200)
             #expect(scenario.value(body, "kube_scheduler_build_info", FaultScenario.hostile, "git_version=\"v1.35.4\"") == 1,
                     "lines that parsed still feed the checks")
-            #expect(scenario.exporter?.child.text.contains("skipped malformed lines") == true)
+            let log = scenario.exporter?.child.text ?? ""
+            #expect(log.contains("skipped malformed lines"))
+            // Warned once, when the target went down, not again on every failing poll.
+            let warnings = log.split(separator: "\n").filter { $0.contains("level=warning") && $0.contains("target=hostile") && $0.contains("malformed") }
+            #expect(warnings.count == 1, "\(warnings)")
+            #expect((scenario.value(body, "kube_scheduler_polls_total", FaultScenario.hostile) ?? 0) >= 2)
         }
     }
 
