@@ -38,9 +38,16 @@ public struct RenderedFamilies: Sendable {
                 textLines: textStart..<text.count, openMetricsLines: openMetricsStart..<openMetrics.count))
         }
         self.entries = entries
-        // Exact-size copies: appending left up to twice the needed capacity, kept for a whole poll interval.
-        self.text = Array(text[...])
-        self.openMetrics = Array(openMetrics[...])
+        // Exact-size copies: appending left up to twice the needed capacity, kept for a whole
+        // poll interval on every target (`Array(bytes[...])` would hand back the same buffer).
+        self.text = Self.exactCopy(text)
+        self.openMetrics = Self.exactCopy(openMetrics)
+    }
+
+    private static func exactCopy(_ bytes: [UInt8]) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, initialized in
+            initialized = bytes.withUnsafeBufferPointer { buffer.initialize(fromContentsOf: $0) }
+        }
     }
 
     func lines(of entry: Entry, format: ExpositionFormat) -> ArraySlice<UInt8> {
