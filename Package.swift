@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // libcurl and libssl, imported as they are; shim.h holds typed wrappers for the
@@ -46,6 +47,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
         .executableTarget(
@@ -82,7 +84,9 @@ let package = Package(
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP"], exclude: ["Servers"]),
         .testTarget(name: "SchedulingLatencyTests", dependencies: ["SchedulingLatency", "Exposition"], exclude: ["Servers"]),
         .testTarget(name: "SchedulerSimulatorTests", dependencies: ["SchedulerSimulator"]),
-        .testTarget(name: "SchedulerExporterTests", dependencies: ["SchedulerExporter", "SchedulerSimulator", "CurlHTTP", "Exposition"]),
+        .testTarget(name: "SchedulerExporterTests", dependencies: [
+            "SchedulerExporter", "SchedulerSimulator", "CurlHTTP", "Exposition", .product(name: "CompressNIO", package: "compress-nio"),
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: ["SchedulerSimulator", "CurlHTTP", "Exposition"], exclude: ["Servers"]),
     ]
 )

@@ -1,3 +1,4 @@
+import CurlHTTP
 import Foundation
 import Testing
 
@@ -31,6 +32,13 @@ import Testing
             #expect(capture.contains(block), "family \(name) is byte-for-byte the scheduler's")
         }
         #expect(try await exporter.get("/scheduler/metrics?target=nope").status == 404)
+
+        // Prometheus sends Accept-Encoding: gzip; the stored compressed bytes go out as they are.
+        var gzipRequest = HTTPRequest(url: "http://\(exporter.address)/scheduler/metrics")
+        gzipRequest.acceptCompressed = true
+        let gzipped = try await IntegrationClient.shared.perform(gzipRequest)
+        #expect(gzipped.header("content-encoding") == "gzip")
+        #expect(gzipped.body == response.body, "the same bytes once inflated")
     }
 
     @Test func passthroughCanBeTurnedOff() async throws {

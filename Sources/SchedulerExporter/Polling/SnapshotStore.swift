@@ -1,3 +1,4 @@
+import CompressNIO
 import Exposition
 import NIOCore
 import Synchronization
@@ -8,13 +9,41 @@ public struct PublishedSnapshot: Sendable {
     public let target: String
     public let polledAt: Double
     public let families: RenderedFamilies
-    public let passthroughBody: ByteBuffer?
+    /// The passthrough families gzip-compressed: held for a whole poll interval on every target,
+    /// they were the largest thing a target kept (60-210 KB of text), and Prometheus takes gzip.
+    public let passthrough: GzippedBody?
 
     init(_ snapshot: TargetSnapshot) {
         target = snapshot.target
         polledAt = snapshot.polledAt
         families = RenderedFamilies(snapshot.families)
-        passthroughBody = snapshot.passthroughBody
+        passthrough = snapshot.passthroughBody.map(GzippedBody.init)
+    }
+}
+
+/// A body kept gzip-compressed, served as is to clients that accept gzip and inflated for others.
+public struct GzippedBody: Sendable {
+    public let compressed: ByteBuffer
+
+    /// Fastest level: ~7x smaller than the text at a fraction of a millisecond per poll.
+    init(_ body: ByteBuffer) {
+        var input = body
+        do {
+            let output = try input.compress(with: .gzip(configuration: .init(compressionLevel: 1)))
+            // Exact size: the compressor's buffer is sized for the worst case.
+            compressed = ByteBuffer(bytes: output.readableBytesView)
+        } catch {
+            preconditionFailure("gzip of an in-memory buffer failed: \(error)")
+        }
+    }
+
+    public func inflated() -> ByteBuffer {
+        var input = compressed
+        do {
+            return try input.decompress(with: .gzip())
+        } catch {
+            preconditionFailure("inflating our own gzip failed: \(error)")
+        }
     }
 }
 

@@ -29,7 +29,8 @@ public struct Routes: Sendable {
             response.trailer = own
             return .response(response)
         case "/scheduler/metrics":
-            return .response(passthrough.respond(target: request.queryValue("target")))
+            return .response(passthrough.respond(
+                target: request.queryValue("target"), acceptsGzip: Self.acceptsGzip(request.headers.first(name: "accept-encoding"))))
         case "/probe":
             guard let prober else { return .response(ServerResponse(status: .notFound, text: "404 page not found\n")) }
             return probe(request, prober)
@@ -40,6 +41,23 @@ public struct Routes: Sendable {
         default:
             return .response(ServerResponse(status: .notFound, text: "404 page not found\n"))
         }
+    }
+
+    /// Whether an Accept-Encoding value allows gzip: listed (or `*`) without `q=0`.
+    static func acceptsGzip(_ header: String?) -> Bool {
+        guard let header else { return false }
+        var gzip: Bool?
+        var wildcard: Bool?
+        for item in header.lowercased().split(separator: ",") {
+            let parts = item.split(separator: ";").map { $0.filter { $0 != " " && $0 != "\t" } }
+            guard let coding = parts.first else { continue }
+            let refused = parts.dropFirst().contains { parameter in
+                guard parameter.hasPrefix("q=") else { return false }
+                return Double(parameter.dropFirst(2)) == 0
+            }
+            if coding == "gzip" || coding == "x-gzip" { gzip = !refused } else if coding == "*" { wildcard = !refused }
+        }
+        return gzip ?? wildcard ?? false
     }
 
     private func probe(_ request: ServerRequest, _ prober: OutsideInProber) -> RouteResult {
