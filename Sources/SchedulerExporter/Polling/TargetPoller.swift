@@ -170,10 +170,32 @@ public actor TargetPoller {
     }
 
     private func failureReason(_ poll: PollResult) -> String {
-        if let error = poll.error(.metrics) { return error.kind.rawValue }
+        if let error = poll.error(.metrics) {
+            // A cycle's requests share one connection (PIPEWAIT): when that connection's TLS
+            // handshake hangs, the requests waiting for it end in libcurl's connect timeout
+            // although the host accepted TCP. Another request of the cycle that got a
+            // connection to the same port proves it, and the honest reason is `timeout`.
+            if error.kind == .connectTimeout, poll.responses.contains(where: { request, outcome in
+                request.destination == .securePort && request.transport == .configured && Self.hostAccepted(outcome)
+            }) {
+                return HTTPClientError.Kind.timeout.rawValue
+            }
+            return error.kind.rawValue
+        }
         if let status = poll.status(.metrics), status != 200 { return "http_status" }
         if poll.metricsParseError != nil { return "parse" }
         return "other"
+    }
+
+    private static func hostAccepted(_ outcome: Result<HTTPResponse, HTTPClientError>) -> Bool {
+        switch outcome {
+        case .success: true
+        case .failure(let error):
+            switch error.kind {
+            case .dns, .connectRefused, .connectTimeout, .badURL, .cancelled, .other: false
+            case .timeout, .tlsHandshake, .tlsVerify, .bodyTooLarge, .protocolError: true
+            }
+        }
     }
 
     private func failureDetail(_ poll: PollResult) -> String {
