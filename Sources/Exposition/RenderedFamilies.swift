@@ -45,7 +45,10 @@ public struct RenderedFamilies: Sendable {
     }
 
     private static func exactCopy(_ bytes: [UInt8]) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, initialized in
+        // With capacity 0 the standard library writes the count into its shared empty-array
+        // storage, which ThreadSanitizer reports as a race with every other empty array.
+        guard !bytes.isEmpty else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, initialized in
             initialized = bytes.withUnsafeBufferPointer { buffer.initialize(fromContentsOf: $0) }
         }
     }
