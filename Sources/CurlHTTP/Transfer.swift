@@ -337,9 +337,9 @@ final class Transfer {
     /// Failures of the connection itself rather than of the request (libcurl retries only some of
     /// these itself, and none on HTTP/2). An HTTP/2 stream cut by a dead connection reads as
     /// CURLE_HTTP2_STREAM or, depending on timing, CURLE_PARTIAL_FILE ("not closed cleanly").
-    private static let connectionLevelFailures: Set<UInt32> = [
+    private static let connectionLevelFailures = Set([
         CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_HTTP2, CURLE_HTTP2_STREAM, CURLE_PARTIAL_FILE,
-    ].map(\.rawValue).reduce(into: []) { $0.insert($1) }
+    ].map(\.rawValue))
 
     private func probeResult(_ code: CURLcode) -> TCPProbeResult {
         if code == CURLE_OK { return .open }

@@ -247,7 +247,26 @@ enum FamilyShape: Sendable { case histogram, summary, scalar }
 
 /// One histogram series of one poll. `labels` and `bounds` are shared with the same series of the
 /// previous poll (same array buffers), so a long history costs one `counts` array per poll.
-struct RetainedHistogram: Sendable {
+/// A retained series, found by its label set.
+protocol LabelledSeries {
+    var labels: [String: String] { get }
+}
+
+extension Array where Element: LabelledSeries {
+    /// Position of each label set (the first, for malformed duplicates).
+    var indexByLabels: [[String: String]: Int] {
+        Dictionary(enumerated().map { ($1.labels, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The series with `labels`, looked up at `hint` first: a scheduler writes its series in the
+    /// same order every poll, so the position in the newest poll almost always matches.
+    func series(labels: [String: String], hint: Int) -> Element? {
+        if indices.contains(hint), self[hint].labels == labels { return self[hint] }
+        return first { $0.labels == labels }
+    }
+}
+
+struct RetainedHistogram: Sendable, LabelledSeries {
     let labels: [String: String]
     /// Upper bounds in input order (duplicates kept: PromQL sums equal bounds).
     let bounds: [Double]
@@ -256,7 +275,7 @@ struct RetainedHistogram: Sendable {
     let count: Double
 }
 
-struct RetainedScalar: Sendable {
+struct RetainedScalar: Sendable, LabelledSeries {
     let labels: [String: String]
     let value: Double
 }
@@ -281,7 +300,7 @@ struct RetainedPoll: Sendable {
         for (name, samples) in input.families where SchedulerSourceCatalog.allFamilyNames.contains(name) {
             switch samples {
             case .histogram(let series):
-                let earlier = previous?.histograms[name].map(Self.indexByLabels) ?? [:]
+                let earlier = previous?.histograms[name]?.indexByLabels ?? [:]
                 let earlierSeries = previous?.histograms[name] ?? []
                 var seen = Set<[String: String]>()
                 var retained: [RetainedHistogram] = []
@@ -302,7 +321,7 @@ struct RetainedPoll: Sendable {
             case .summary(let series):
                 summaries[name] = series
             case .scalar(let series):
-                let earlier = previous?.scalars[name].map(Self.indexByLabels) ?? [:]
+                let earlier = previous?.scalars[name]?.indexByLabels ?? [:]
                 let earlierSeries = previous?.scalars[name] ?? []
                 // Duplicate label sets are summed.
                 var indexByLabels: [[String: String]: Int] = [:]
@@ -320,14 +339,6 @@ struct RetainedPoll: Sendable {
                 scalars[name] = zip(labelsInOrder, values).map { RetainedScalar(labels: $0, value: $1) }
             }
         }
-    }
-
-    private static func indexByLabels(_ series: [RetainedHistogram]) -> [[String: String]: Int] {
-        Dictionary(series.enumerated().map { ($1.labels, $0) }, uniquingKeysWith: { first, _ in first })
-    }
-
-    private static func indexByLabels(_ series: [RetainedScalar]) -> [[String: String]: Int] {
-        Dictionary(series.enumerated().map { ($1.labels, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Once a newer poll exists, the families read from the newest poll only are dead weight.
@@ -352,18 +363,12 @@ struct RetainedPoll: Sendable {
         return nil
     }
 
-    /// The series with `labels`, looked up at `hint` first: a scheduler writes its series in the
-    /// same order every poll, so the position in the newest poll almost always matches.
     func histogram(_ name: String, labels: [String: String], hint: Int) -> RetainedHistogram? {
-        guard let series = histograms[name] else { return nil }
-        if series.indices.contains(hint), series[hint].labels == labels { return series[hint] }
-        return series.first { $0.labels == labels }
+        histograms[name]?.series(labels: labels, hint: hint)
     }
 
     func scalar(_ name: String, labels: [String: String], hint: Int) -> Double? {
-        guard let series = scalars[name] else { return nil }
-        if series.indices.contains(hint), series[hint].labels == labels { return series[hint].value }
-        return series.first { $0.labels == labels }?.value
+        scalars[name]?.series(labels: labels, hint: hint)?.value
     }
 }
 
