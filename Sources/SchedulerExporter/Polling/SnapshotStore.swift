@@ -7,7 +7,6 @@ import Synchronization
 /// array each instead of hundreds of small label arrays per target) and the passthrough bytes.
 public struct PublishedSnapshot: Sendable {
     public let target: String
-    public let polledAt: Double
     public let families: RenderedFamilies
     /// The passthrough families gzip-compressed: held for a whole poll interval on every target,
     /// they were the largest thing a target kept (60-210 KB of text), and Prometheus takes gzip.
@@ -15,7 +14,6 @@ public struct PublishedSnapshot: Sendable {
 
     init(_ snapshot: TargetSnapshot) {
         target = snapshot.target
-        polledAt = snapshot.polledAt
         families = RenderedFamilies(snapshot.families)
         passthrough = snapshot.passthroughBody.map(GzippedBody.init)
     }
