@@ -1,6 +1,7 @@
 import CurlHTTP
 import Foundation
 import Testing
+import TestProcesses
 
 enum TestSupportError: Error, CustomStringConvertible {
     case commandFailed(String)
@@ -11,15 +12,6 @@ enum TestSupportError: Error, CustomStringConvertible {
         case .commandFailed(let text): "command failed: \(text)"
         case .serverDidNotStart(let text): "server did not start: \(text)"
         }
-    }
-}
-
-/// Runs blocking work (spawning and waiting for processes) on a thread of its own. The tests run in
-/// parallel on a cooperative pool as wide as the machine (2 threads here); blocking it starves
-/// every other test, and order-of-completion assertions would then measure the starvation.
-func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try work() }) }.start()
     }
 }
 
@@ -40,21 +32,11 @@ final class TemporaryDirectory: Sendable {
 
 @discardableResult
 func run(_ arguments: [String], in directory: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
-    guard process.terminationStatus == 0 else {
-        throw TestSupportError.commandFailed("\(arguments.joined(separator: " ")): \(text)")
+    let result = try runProcessBlocking("/usr/bin/env", arguments, directory: directory, mergeStderr: true)
+    guard result.status == 0 else {
+        throw TestSupportError.commandFailed("\(arguments.joined(separator: " ")): \(result.stdoutText)")
     }
-    return text
+    return result.stdoutText
 }
 
 /// A throw-away PKI made with the openssl CLI: a CA, an unrelated CA, a server certificate for
@@ -163,7 +145,7 @@ final class TestServer: @unchecked Sendable {
         clientCA: String? = nil, tls12Only: Bool = false, name: String = "server"
     ) async throws -> TestServer {
         let logFile = directory.file("\(name)-\(UUID().uuidString).log")
-        var arguments = ["--bind", bind, "--log", logFile, "--max-lifetime", "40"]
+        var arguments = ["--bind", bind, "--log", logFile, "--max-lifetime", "600"]
         if let cert, let key { arguments += ["--cert", cert, "--key", key] }
         if let clientCA { arguments += ["--client-ca", clientCA] }
         if tls12Only { arguments.append("--tls12-only") }
@@ -177,7 +159,7 @@ final class TestServer: @unchecked Sendable {
     /// after an idle pause.
     static func startResetProxy(in directory: TemporaryDirectory, upstreamPort: Int) async throws -> TestServer {
         let logFile = directory.file("reset-proxy-\(UUID().uuidString).log")
-        let arguments = ["--upstream", String(upstreamPort), "--log", logFile, "--max-lifetime", "40"]
+        let arguments = ["--upstream", String(upstreamPort), "--log", logFile, "--max-lifetime", "600"]
         return try await offCooperativePool {
             try TestServer(script: "reset_proxy.py", arguments: arguments, host: "127.0.0.1", logFile: logFile)
         }
@@ -229,13 +211,15 @@ final class TestServer: @unchecked Sendable {
         return text.split(separator: "\n").map(String.init)
     }
 
-    /// Waits (bounded) for the server to log a matching line; the bound is a safety net, not an assertion.
+    /// Waits (bounded) for the server to log a matching line; the bound is a safety net, not an
+    /// assertion, so it is generous: CI machines can be several times slower than this one.
     func waitForLog(_ matches: (String) -> Bool) async -> String? {
-        for _ in 0..<500 {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
             if let line = logLines.first(where: matches) { return line }
             try? await Task.sleep(for: .milliseconds(20))
         }
-        return nil
+        return logLines.first(where: matches)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestProcesses
 import Testing
 @testable import Exposition
 
@@ -220,38 +221,17 @@ import Testing
 @Suite struct PromtoolTests {
     static let promtool = "/usr/bin/promtool"
 
-    /// Runs `promtool check metrics` on `body`. Input and output go through files, so no pipe
-    /// can fill up while the other side waits.
-    static func checkMetrics(_ body: [UInt8]) throws -> (status: Int32, output: String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("exposition-promtool-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let inputURL = directory.appendingPathComponent("metrics.txt")
-        let outputURL = directory.appendingPathComponent("promtool.out")
-        try Data(body).write(to: inputURL)
-        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-        let input = try FileHandle(forReadingFrom: inputURL)
-        let output = try FileHandle(forWritingTo: outputURL)
-        defer {
-            try? input.close()
-            try? output.close()
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: promtool)
-        process.arguments = ["check", "metrics"]
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: try Data(contentsOf: outputURL), as: UTF8.self))
+    /// Runs `promtool check metrics` on `body`.
+    static func checkMetrics(_ body: [UInt8]) async throws -> (status: Int32, output: String) {
+        let result = try await runProcess(promtool, ["check", "metrics"], input: Data(body), mergeStderr: true)
+        return (result.status, result.stdoutText)
     }
 
     @Test func promtoolIsInstalled() {
         #expect(FileManager.default.isExecutableFile(atPath: Self.promtool), "install the Debian package 'prometheus' for promtool")
     }
 
-    @Test func renderedTextPassesPromtool() throws {
+    @Test func renderedTextPassesPromtool() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.promtool), "promtool missing")
         var families = WriterTests.sampleFamilies
         families.append(OutputFamily(name: "kube_scheduler_latency_seconds", help: "Latency.", type: .histogram, samples: [
@@ -264,14 +244,14 @@ import Testing
             OutputSample(labels: [("quantile", "0.5")], value: 0.001),
             OutputSample(suffix: "_sum", value: 2), OutputSample(suffix: "_count", value: 7),
         ]))
-        let (status, output) = try Self.checkMetrics(ExpositionWriter.render(families, format: .prometheusText))
+        let (status, output) = try await Self.checkMetrics(ExpositionWriter.render(families, format: .prometheusText))
         #expect(status == 0, "\(output)")
         #expect(output.isEmpty, "\(output)")
     }
 
     /// Passing a whole real capture through parser and writer keeps it valid: promtool finds
     /// exactly the lint remarks it finds in the original, and no parse error.
-    @Test func realCapturePassthroughPassesPromtool() throws {
+    @Test func realCapturePassthroughPassesPromtool() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.promtool), "promtool missing")
         let original = try Fixtures.metrics("default-after-load")
         let document = try ExpositionDocument(bytes: original)
@@ -282,8 +262,8 @@ import Testing
             })
         }
         let rendered = ExpositionWriter.render(families, format: .prometheusText)
-        let before = try Self.checkMetrics(original)
-        let after = try Self.checkMetrics(rendered)
+        let before = try await Self.checkMetrics(original)
+        let after = try await Self.checkMetrics(rendered)
         #expect(before.status == 3)
         #expect(after.status == before.status)
         #expect(Set(after.output.split(separator: "\n")) == Set(before.output.split(separator: "\n")))

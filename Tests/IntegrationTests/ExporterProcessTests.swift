@@ -35,7 +35,7 @@ import Testing
             #expect(readme.contains("`\(family)`"), "the README's metric reference documents \(family)")
         }
 
-        let lint = try run("/usr/bin/promtool", ["check", "metrics"], input: body)
+        let lint = try await run("/usr/bin/promtool", ["check", "metrics"], input: body)
         #expect(lint.status == 0, "promtool check metrics: \(lint.output)")
 
         let openMetrics = try await exporter.get("/metrics", accept: "application/openmetrics-text; version=1.0.0,text/plain;q=0.5")
@@ -89,18 +89,18 @@ import Testing
         #expect(sampleValue(body, "kube_scheduler_exporter_targets") == 2)
     }
 
-    @Test func badFlagsAndConfigsExitWithCode2() throws {
+    @Test func badFlagsAndConfigsExitWithCode2() async throws {
         let exporter = try Binaries.path("kube-scheduler-exporter")
         for arguments in [["--poll-interval", "soon"], ["--no-such-flag"], ["--config.file", "/nonexistent/config.yml"],
                           ["--web.listen-address", "nowhere"], ["--target", "ftp://127.0.0.1"], ["--log.format", "xml"]] {
-            let result = try run(exporter, arguments)
+            let result = try await run(exporter, arguments)
             #expect(result.status == 2, "\(arguments): \(result.output)")
             #expect(result.output.split(separator: "\n").count <= 2, "one clear line, not a dump: \(result.output)")
         }
-        let version = try run(exporter, ["--version"])
+        let version = try await run(exporter, ["--version"])
         #expect(version.status == 0)
         #expect(version.output.contains("."))
-        let help = try run(exporter, ["--help"])
+        let help = try await run(exporter, ["--help"])
         for flag in ["--config.file", "--web.listen-address", "--target", "--bearer-token-file", "--ca-file", "--cert-file",
                      "--key-file", "--insecure-skip-verify", "--poll-interval", "--log.level", "--log.format", "targets:"] {
             #expect(help.output.contains(flag), "--help documents \(flag)")

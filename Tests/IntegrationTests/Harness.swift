@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import TestProcesses
 import Testing
 
 /// Real processes for the integration tests: the built `scheduler-simulator` and
@@ -49,7 +50,7 @@ final class ChildProcess: @unchecked Sendable {
     var text: String { lock.withLock { output } }
 
     /// Waits until the output contains a match of `pattern` and returns its first capture group.
-    func await(_ pattern: String, timeout: Double = 30) async throws -> String {
+    func await(_ pattern: String, timeout: Double = 120) async throws -> String {
         let regex = try NSRegularExpression(pattern: pattern)
         let deadline = Date().addingTimeInterval(timeout)
         while true {
@@ -138,7 +139,7 @@ struct Exporter {
     }
 
     /// Scrapes /metrics until `predicate` holds on the body (polls are asynchronous).
-    func scrape(until predicate: (String) -> Bool, timeout: Double = 20) async throws -> String {
+    func scrape(until predicate: (String) -> Bool, timeout: Double = 60) async throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         var body = ""
         while Date() < deadline {
@@ -146,7 +147,11 @@ struct Exporter {
             if predicate(body) { return body }
             try await Task.sleep(for: .milliseconds(200))
         }
-        throw HarnessError("condition not met within \(timeout)s; last scrape:\n\(body.prefix(4000))")
+        // The poll bookkeeping first: it says why a condition on errors or polls was not met.
+        let bookkeeping = body.split(separator: "\n").filter {
+            $0.hasPrefix("kube_scheduler_up") || $0.hasPrefix("kube_scheduler_poll") || $0.hasPrefix("kube_scheduler_last_successful")
+        }
+        throw HarnessError("condition not met within \(timeout)s; last scrape's poll series:\n\(bookkeeping.joined(separator: "\n"))\nlast scrape:\n\(body.prefix(4000))")
     }
 }
 
@@ -164,19 +169,7 @@ func sampleValue(_ body: String, _ name: String, _ fragments: String...) -> Doub
     return nil
 }
 
-func run(_ executable: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    let stdin = Pipe()
-    process.standardInput = stdin
-    try process.run()
-    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-    try stdin.fileHandleForWriting.close()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+func run(_ executable: String, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, output: String) {
+    let result = try await runProcess(executable, arguments, input: input.map { Data($0.utf8) }, mergeStderr: true)
+    return (result.status, result.stdoutText)
 }

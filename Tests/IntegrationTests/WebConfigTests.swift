@@ -16,25 +16,25 @@ import Glibc
         let webConfig: String
         let password = "scrape-\(UUID().uuidString.prefix(8))"
 
-        init() throws {
+        init() async throws {
             dir = try TempDirectory()
             let pki = "\(dir.path)/web-pki"
             try FileManager.default.createDirectory(atPath: pki, withIntermediateDirectories: true)
             _ = try dir.write("web-pki/server.ext", "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n")
             _ = try dir.write("web-pki/client.ext", "extendedKeyUsage = clientAuth\n")
             for name in ["ca", "other-ca"] {
-                try Self.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key",
+                try await Self.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key",
                                   "-out", "\(name).crt", "-days", "2", "-subj", "/CN=\(name)", "-addext", "basicConstraints=critical,CA:TRUE",
                                   "-addext", "keyUsage=critical,keyCertSign"], in: pki)
             }
             for (name, ca, ext) in [("server", "ca", "server.ext"), ("client", "ca", "client.ext"), ("rogue", "other-ca", "client.ext")] {
-                try Self.openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key",
+                try await Self.openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key",
                                   "-out", "\(name).csr", "-subj", "/CN=\(name)"], in: pki)
-                try Self.openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "\(ca).crt", "-CAkey", "\(ca).key", "-days", "2",
+                try await Self.openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "\(ca).crt", "-CAkey", "\(ca).key", "-days", "2",
                                   "-set_serial", "\(Int.random(in: 1000...1_000_000))", "-extfile", ext, "-out", "\(name).crt"], in: pki)
             }
             let script = "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1<<6)))"
-            let hash = try run("/usr/bin/python3", ["-W", "ignore", "-c", script, password]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+            let hash = try await run("/usr/bin/python3", ["-W", "ignore", "-c", script, password]).output.trimmingCharacters(in: .whitespacesAndNewlines)
             guard hash.hasPrefix("$2") else { throw HarnessError("python3 crypt: \(hash)") }
             // Relative paths: resolved against the web config's directory.
             webConfig = try dir.write("web.yml", """
@@ -52,14 +52,14 @@ import Glibc
 
         func file(_ name: String) -> String { "\(dir.path)/web-pki/\(name)" }
 
-        static func openssl(_ arguments: [String], in directory: String) throws {
-            let result = try run("/usr/bin/env", ["sh", "-c", "cd \"$0\" && exec openssl \"$@\"", directory] + arguments)
+        static func openssl(_ arguments: [String], in directory: String) async throws {
+            let result = try await run("/usr/bin/env", ["sh", "-c", "cd \"$0\" && exec openssl \"$@\"", directory] + arguments)
             guard result.status == 0 else { throw HarnessError("openssl \(arguments.joined(separator: " ")): \(result.output)") }
         }
 
         /// curl's HTTP status for `url` (0 when no HTTP response came back).
-        func curlStatus(_ url: String, _ options: [String]) throws -> (status: Int, output: String) {
-            let result = try run("/usr/bin/curl", ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "\nHTTP_CODE=%{http_code}\n", "--cacert", file("ca.crt")] + options + [url])
+        func curlStatus(_ url: String, _ options: [String]) async throws -> (status: Int, output: String) {
+            let result = try await run("/usr/bin/curl", ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "\nHTTP_CODE=%{http_code}\n", "--cacert", file("ca.crt")] + options + [url])
             let code = result.output.split(separator: "\n").first { $0.hasPrefix("HTTP_CODE=") }.flatMap { Int($0.dropFirst(10)) } ?? 0
             return (code, result.output)
         }
@@ -68,7 +68,7 @@ import Glibc
     }
 
     @Test func curlAndPrometheusWithClientCertificatesAndBasicAuth() async throws {
-        let setup = try ProtectedSetup()
+        let setup = try await ProtectedSetup()
         defer { setup.dir.remove() }
         let simulator = try await Simulator.start(in: setup.dir)
         defer { simulator.child.stop() }
@@ -81,13 +81,13 @@ import Glibc
 
         // curl: all three factors, then each one missing.
         let authorized = setup.clientCert + ["-u", "prometheus:\(setup.password)"]
-        #expect(try setup.curlStatus(url, authorized).status == 200)
-        #expect(try setup.curlStatus(url, setup.clientCert + ["-u", "prometheus:wrong"]).status == 401)
-        #expect(try setup.curlStatus(url, setup.clientCert).status == 401)
-        #expect(try setup.curlStatus(url.replacingOccurrences(of: "metrics", with: "healthz"), setup.clientCert).status == 401, "/healthz is behind auth too")
-        #expect(try setup.curlStatus(url, ["-u", "prometheus:\(setup.password)"]).status == 0, "no client certificate: no TLS session")
-        #expect(try setup.curlStatus(url, ["--cert", setup.file("rogue.crt"), "--key", setup.file("rogue.key"), "-u", "prometheus:\(setup.password)"]).status == 0)
-        #expect(try setup.curlStatus("http://\(exporter.address)/metrics", []).status != 200, "plain HTTP gets nothing")
+        #expect(try await setup.curlStatus(url, authorized).status == 200)
+        #expect(try await setup.curlStatus(url, setup.clientCert + ["-u", "prometheus:wrong"]).status == 401)
+        #expect(try await setup.curlStatus(url, setup.clientCert).status == 401)
+        #expect(try await setup.curlStatus(url.replacingOccurrences(of: "metrics", with: "healthz"), setup.clientCert).status == 401, "/healthz is behind auth too")
+        #expect(try await setup.curlStatus(url, ["-u", "prometheus:\(setup.password)"]).status == 0, "no client certificate: no TLS session")
+        #expect(try await setup.curlStatus(url, ["--cert", setup.file("rogue.crt"), "--key", setup.file("rogue.key"), "-u", "prometheus:\(setup.password)"]).status == 0)
+        #expect(try await setup.curlStatus("http://\(exporter.address)/metrics", []).status != 200, "plain HTTP gets nothing")
 
         // Prometheus: one job with everything right, one with a wrong password, one without a client certificate.
         let prometheusDir = "\(setup.dir.path)/prometheus"
@@ -123,7 +123,7 @@ import Glibc
         #expect(ups["no_client_cert"] == 0, "\(ups)")
 
         // The refusals are counted, by reason, on the exporter's own /metrics.
-        let body = try run("/usr/bin/curl", ["-sS", "--cacert", setup.file("ca.crt")] + authorized + [url]).output
+        let body = try await run("/usr/bin/curl", ["-sS", "--cacert", setup.file("ca.crt")] + authorized + [url]).output
         #expect(sampleValue(body, "kube_scheduler_exporter_http_requests_rejected_total", "reason=\"unauthorized\"") ?? 0 >= 4, "\(body.suffix(2000))")
         #expect(sampleValue(body, "kube_scheduler_exporter_http_requests_rejected_total", "reason=\"tls\"") ?? 0 >= 4)
         #expect(sampleValue(body, "kube_scheduler_up") != nil)
@@ -132,7 +132,7 @@ import Glibc
     }
 
     @Test func aBadEditIsLoggedAndTheRunningConfigKept() async throws {
-        let setup = try ProtectedSetup()
+        let setup = try await ProtectedSetup()
         defer { setup.dir.remove() }
         let simulator = try await Simulator.start(in: setup.dir)
         defer { simulator.child.stop() }
@@ -142,15 +142,15 @@ import Glibc
         defer { exporter.child.stop() }
         let url = "https://\(exporter.address)/metrics"
         let authorized = setup.clientCert + ["-u", "prometheus:\(setup.password)"]
-        #expect(try setup.curlStatus(url, authorized).status == 200)
+        #expect(try await setup.curlStatus(url, authorized).status == 200)
         try "basic_auth_users: {prometheus: not-a-hash}\n".write(toFile: setup.webConfig, atomically: true, encoding: .utf8)
         let message = try await exporter.child.await("web config not reloaded.*(basic_auth_users[^\"]*)")
         #expect(message.contains("not a bcrypt hash"))
-        #expect(try setup.curlStatus(url, authorized).status == 200, "the old config still serves")
-        #expect(try setup.curlStatus(url, setup.clientCert).status == 401)
+        #expect(try await setup.curlStatus(url, authorized).status == 200, "the old config still serves")
+        #expect(try await setup.curlStatus(url, setup.clientCert).status == 401)
     }
 
-    @Test func anInvalidWebConfigAtStartIsOneLineAndExitCode2() throws {
+    @Test func anInvalidWebConfigAtStartIsOneLineAndExitCode2() async throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
         let exporter = try Binaries.path("kube-scheduler-exporter")
@@ -161,18 +161,18 @@ import Glibc
             "/nonexistent/web.yml",
         ]
         for path in cases {
-            let result = try run(exporter, ["--target", "https://127.0.0.1:1", "--web.listen-address", "127.0.0.1:0", "--web.config.file", path])
+            let result = try await run(exporter, ["--target", "https://127.0.0.1:1", "--web.listen-address", "127.0.0.1:0", "--web.config.file", path])
             #expect(result.status == 2, "\(path): \(result.output)")
             #expect(result.output.split(separator: "\n").count == 1, "\(result.output)")
             #expect(!result.output.contains("hunter2"))
         }
-        let help = try run(exporter, ["--help"])
+        let help = try await run(exporter, ["--help"])
         #expect(help.output.contains("--web.config.file"))
         #expect(help.output.contains("/healthz"))
     }
 
     /// `up` per job from Prometheus's query API, once `done` holds.
-    func awaitUp(port: Int, timeout: Double = 40, until done: ([String: Double]) -> Bool) async throws -> [String: Double] {
+    func awaitUp(port: Int, timeout: Double = 120, until done: ([String: Double]) -> Bool) async throws -> [String: Double] {
         let deadline = Date().addingTimeInterval(timeout)
         var ups: [String: Double] = [:]
         while Date() < deadline {

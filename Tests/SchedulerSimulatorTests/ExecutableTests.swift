@@ -45,17 +45,17 @@ enum SimulatorBinary {
         let insecureURL = String(insecure.split(separator: " ").last!)
 
         let curl = Curl(caFile: scratch.file("certs/ca.crt"), scratch: scratch)
-        let anonymous = try curl.fetch(secureURL + "/metrics")
+        let anonymous = try await curl.fetch(secureURL + "/metrics")
         #expect(anonymous.status == 200)
         #expect(anonymous.body == (try Captures.file(.metricsAlwaysAllowed, "metrics.txt")))
         #expect(anonymous.httpVersion == "2")
-        let token = try curl.fetch(
+        let token = try await curl.fetch(
             secureURL + "/configz", arguments: ["-H", "Authorization: Bearer \(RunningSimulator.exporterToken)"])
         #expect(token.status == 200)
-        #expect(try curl.fetch(insecureURL + "/metrics").status == 200)
+        #expect(try await curl.fetch(insecureURL + "/metrics").status == 200)
         let clientLine = try #require(lines.first { $0.hasPrefix("scheduler-simulator exporter client certificate ") })
         let clientFields = clientLine.split(separator: " ").map(String.init)
-        let withCertificate = try curl.fetch(
+        let withCertificate = try await curl.fetch(
             secureURL + "/debug/pprof/", arguments: ["--cert", clientFields[4], "--key", clientFields[6]])
         #expect(withCertificate.status == 200)
 

@@ -62,8 +62,8 @@ struct ExpositionSnapshot {
         "scheduler_schedule_attempts_total",
     ]
 
-    func metrics(_ running: RunningSimulator) throws -> (ExpositionSnapshot, RunningSimulator.Headers) {
-        let transfer = try running.curl.fetch(
+    func metrics(_ running: RunningSimulator) async throws -> (ExpositionSnapshot, RunningSimulator.Headers) {
+        let transfer = try await running.curl.fetch(
             running.baseURL + "/metrics", arguments: running.caller(.exporterToken).curlArguments)
         try #require(transfer.status == 200)
         return (ExpositionSnapshot(transfer.body), transfer.headers)
@@ -89,7 +89,7 @@ struct ExpositionSnapshot {
         }
         defer { running.cleanUp() }
         let captured = try Captures.file(.defaultAfterLoad, "metrics.txt")
-        let start = try running.curl.fetch(
+        let start = try await running.curl.fetch(
             running.baseURL + "/metrics", arguments: running.caller(.exporterToken).curlArguments)
         #expect(start.body == captured, "tick 0 is the default-after-load capture verbatim")
 
@@ -99,7 +99,7 @@ struct ExpositionSnapshot {
         for tick in 1...6 {
             running.simulator.advanceLoad()
             #expect(running.simulator.loadTick == tick)
-            let (snapshot, _) = try metrics(running)
+            let (snapshot, _) = try await metrics(running)
             expectConsistent(snapshot)
             for (family, labels) in Self.histograms {
                 let before = previous.value(family + "_count", labels)!
@@ -137,7 +137,7 @@ struct ExpositionSnapshot {
                 $0.loadSeed = seed
             }
             running.simulator.advanceLoad(ticks: 4)
-            let transfer = try running.curl.fetch(
+            let transfer = try await running.curl.fetch(
                 running.baseURL + "/metrics", arguments: running.caller(.exporterToken).curlArguments)
             try await running.stop()
             return transfer.body
@@ -156,15 +156,15 @@ struct ExpositionSnapshot {
             $0.restartAtTick = 3
         }
         defer { running.cleanUp() }
-        let (initial, initialHeaders) = try metrics(running)
+        let (initial, initialHeaders) = try await metrics(running)
         let attempts = "scheduler_schedule_attempts_total"
         let histogramCount = "scheduler_scheduling_attempt_duration_seconds_count"
         running.simulator.advanceLoad(ticks: 2)
-        let (beforeRestart, _) = try metrics(running)
+        let (beforeRestart, _) = try await metrics(running)
         #expect(beforeRestart.value(attempts, Self.scheduledAttempts)! > initial.value(attempts, Self.scheduledAttempts)!)
 
         running.simulator.advanceLoad()
-        let (restarted, restartedHeaders) = try metrics(running)
+        let (restarted, restartedHeaders) = try await metrics(running)
         expectConsistent(restarted)
         #expect(restarted.value(attempts, Self.scheduledAttempts) == 0)
         #expect(restarted.value(histogramCount, Self.scheduledAttempts) == 0)
@@ -178,7 +178,7 @@ struct ExpositionSnapshot {
             == String(Int(restarted.value("process_start_time_seconds")!)))
 
         running.simulator.advanceLoad(ticks: 2)
-        let (after, _) = try metrics(running)
+        let (after, _) = try await metrics(running)
         expectConsistent(after)
         let grown = after.value(attempts, Self.scheduledAttempts)!
         #expect(grown >= 2, "counting resumes from zero after the restart")
@@ -199,10 +199,10 @@ struct ExpositionSnapshot {
         var grown = capturedCount
         for _ in 0..<200 where grown == capturedCount {
             try await Task.sleep(for: .milliseconds(50))
-            grown = try metrics(running).0.value("scheduler_schedule_attempts_total", Self.scheduledAttempts)!
+            grown = try await metrics(running).0.value("scheduler_schedule_attempts_total", Self.scheduledAttempts)!
         }
         #expect(grown > capturedCount)
-        expectConsistent(try metrics(running).0)
+        expectConsistent(try await metrics(running).0)
         try await running.stop()
     }
 }

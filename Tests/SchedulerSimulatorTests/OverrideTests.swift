@@ -12,7 +12,7 @@ import Testing
         }
         defer { running.cleanUp() }
         let base = running.baseURL
-        let transfers = try running.curl.fetch(
+        let transfers = try await running.curl.fetch(
             [base + "/debug/pprof/", base + "/configz", base + "/flagz", base + "/debug/pprof/profile?seconds=1"],
             arguments: running.caller(.exporterToken).curlArguments)
         #expect(transfers.map(\.status) == [404, 200, 200, 404])
@@ -28,20 +28,20 @@ import Testing
         let changed = zip(flagz, captured).filter { $0 != $1 }.map(\.0)
         #expect(changed == ["contention-profiling false", "profiling false"])
         // Anonymous callers still cannot tell: authorization comes first.
-        #expect(try running.curl.fetch(base + "/debug/pprof/").status == 403)
+        #expect(try await running.curl.fetch(base + "/debug/pprof/").status == 403)
         try await running.stop()
     }
 
     @Test func profilingOffOnDefaultMatchesTheProfilingFalseCapture() async throws {
         let running = try await RunningSimulator.start { $0.profiling = false }
         defer { running.cleanUp() }
-        let transfer = try running.curl.fetch(
+        let transfer = try await running.curl.fetch(
             running.baseURL + "/configz", arguments: running.caller(.exporterToken).curlArguments)
         #expect(transfer.body == (try Captures.file(.profilingFalse, "configz.json")))
         let table = try Captures.table(.profilingFalse)
         let pprofTargets = table.targets.filter { $0.hasPrefix("/debug/pprof") }
         for kind in CredentialKind.allCases {
-            let transfers = try running.curl.fetch(
+            let transfers = try await running.curl.fetch(
                 pprofTargets.map { running.baseURL + $0 }, arguments: running.caller(kind).curlArguments)
             for (target, transfer) in zip(pprofTargets, transfers) {
                 #expect(transfer.status == table.status(target: target, credential: kind), "\(target) \(kind)")
@@ -56,7 +56,7 @@ import Testing
         }
         defer { running.cleanUp() }
         let base = running.baseURL
-        let transfers = try running.curl.fetch(
+        let transfers = try await running.curl.fetch(
             [base + "/flagz", base + "/statusz", base + "/metrics"], arguments: running.caller(.exporterToken).curlArguments)
         #expect(transfers.map(\.status) == [200, 200, 200])
         #expect(transfers[1].body == (try Captures.file(.zpagesGates, "statusz.txt")))
@@ -76,7 +76,7 @@ import Testing
             $0.alwaysAllowPaths = ["/healthz", "/readyz", "/livez", "/metrics"]
         }
         defer { running.cleanUp() }
-        let transfers = try running.curl.fetch([running.baseURL + "/metrics", running.baseURL + "/metrics/slis"])
+        let transfers = try await running.curl.fetch([running.baseURL + "/metrics", running.baseURL + "/metrics/slis"])
         #expect(transfers.map(\.status) == [200, 403])
         #expect(transfers[0].body == (try Captures.file(.default, "metrics.txt")))
         try await running.stop()
@@ -88,7 +88,7 @@ import Testing
         try Data(older.utf8).write(to: URL(fileURLWithPath: scratch.file("old.txt")))
         let running = try await RunningSimulator.start { $0.metricsFile = scratch.file("old.txt") }
         defer { running.cleanUp() }
-        let transfer = try running.curl.fetch(
+        let transfer = try await running.curl.fetch(
             running.baseURL + "/metrics", arguments: running.caller(.exporterToken).curlArguments)
         #expect(transfer.body == Data(older.utf8))
         try await running.stop()

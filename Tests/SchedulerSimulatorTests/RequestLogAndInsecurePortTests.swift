@@ -9,11 +9,11 @@ import Testing
         let running = try await RunningSimulator.start { $0.requestLogFile = logPath }
         defer { running.cleanUp() }
         let base = running.baseURL
-        _ = try running.curl.fetch([base + "/healthz", base + "/livez?verbose"])
-        _ = try running.curl.fetch(base + "/metrics", arguments: running.caller(.exporterToken).curlArguments)
-        _ = try running.curl.fetch(base + "/configz", arguments: running.caller(.exporterCertificate).curlArguments)
-        _ = try running.curl.fetch(base + "/readyz", arguments: running.caller(.badToken).curlArguments)
-        _ = try running.curl.fetch(base + "/healthz", arguments: ["--http1.1"])
+        _ = try await running.curl.fetch([base + "/healthz", base + "/livez?verbose"])
+        _ = try await running.curl.fetch(base + "/metrics", arguments: running.caller(.exporterToken).curlArguments)
+        _ = try await running.curl.fetch(base + "/configz", arguments: running.caller(.exporterCertificate).curlArguments)
+        _ = try await running.curl.fetch(base + "/readyz", arguments: running.caller(.badToken).curlArguments)
+        _ = try await running.curl.fetch(base + "/healthz", arguments: ["--http1.1"])
         try await running.stop()
 
         let recorded = running.simulator.recordedRequests()
@@ -38,8 +38,8 @@ import Testing
     @Test func recordedRequestsWhileRunning() async throws {
         let running = try await RunningSimulator.start()
         defer { running.cleanUp() }
-        _ = try running.curl.fetch(running.baseURL + "/healthz")
-        _ = try running.curl.fetch(running.baseURL + "/metrics", arguments: running.caller(.nobodyToken).curlArguments)
+        _ = try await running.curl.fetch(running.baseURL + "/healthz")
+        _ = try await running.curl.fetch(running.baseURL + "/metrics", arguments: running.caller(.nobodyToken).curlArguments)
         let recorded = running.simulator.recordedRequests()
         #expect(recorded.map(\.path) == ["/healthz", "/metrics"])
         #expect(recorded.map(\.status) == [200, 403])
@@ -55,14 +55,14 @@ import Testing
         defer { running.cleanUp() }
         let insecure = try #require(running.listeners.first { !$0.secure })
         #expect(insecure.url.hasPrefix("http://127.0.0.1:"))
-        let transfers = try running.curl.fetch(
+        let transfers = try await running.curl.fetch(
             ["/metrics", "/healthz", "/debug/pprof/", "/configz", "/flagz"].map { insecure.url + $0 })
         #expect(transfers.map(\.status) == [200, 200, 200, 404, 404])
         #expect(transfers[0].body == (try Captures.file(.default, "metrics.txt")))
         #expect(transfers[0].httpVersion == "1.1")
         #expect(transfers[2].body == (try Captures.file(.default, "pprof-index.html")))
         // The secure port still demands credentials.
-        #expect(try running.curl.fetch(running.baseURL + "/metrics").status == 403)
+        #expect(try await running.curl.fetch(running.baseURL + "/metrics").status == 403)
         let logged = running.simulator.recordedRequests().filter { $0.listener == "http" }
         #expect(logged.count == 5)
         #expect(logged.allSatisfy { $0.authorization == nil })
@@ -76,7 +76,7 @@ import Testing
         }
         defer { running.cleanUp() }
         let insecure = try #require(running.listeners.first { !$0.secure })
-        let transfers = try running.curl.fetch([insecure.url + "/debug/pprof/", insecure.url + "/metrics"])
+        let transfers = try await running.curl.fetch([insecure.url + "/debug/pprof/", insecure.url + "/metrics"])
         #expect(transfers.map(\.status) == [404, 200])
         try await running.stop()
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestProcesses
 @testable import SchedulerSimulator
 
 /// The captured files, read from the source tree so tests compare against the files themselves rather than
@@ -47,36 +48,6 @@ final class ScratchDirectory: Sendable {
     deinit { remove() }
 }
 
-/// Runs a command to completion, returning its exit status and output.
-struct CommandResult: Sendable {
-    var status: Int32
-    var stdout: Data
-    var stderr: Data
-    var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
-    var stderrText: String { String(decoding: stderr, as: UTF8.self) }
-}
-
-func runCommand(_ executable: String, _ arguments: [String]) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let out = Pipe()
-    // stderr goes to a file so a chatty child can never block on a full pipe while we read stdout.
-    let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("stderr-\(UUID().uuidString)").path
-    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-    defer { try? FileManager.default.removeItem(atPath: errPath) }
-    let errHandle = try #require(FileHandle(forWritingAtPath: errPath))
-    process.standardOutput = out
-    process.standardError = errHandle
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    try? errHandle.close()
-    let stderr = FileManager.default.contents(atPath: errPath) ?? Data()
-    return CommandResult(status: process.terminationStatus, stdout: stdout, stderr: stderr)
-}
-
-
 /// A caller as the captures' credential columns name them, with what curl needs to act as it.
 struct Caller: Sendable {
     var kind: CredentialKind
@@ -96,7 +67,7 @@ struct Curl: Sendable {
     var scratch: ScratchDirectory
 
     /// Fetches `urls` in one curl run (one connection where possible); status 0 = no response.
-    func fetch(_ urls: [String], arguments: [String] = []) throws -> [Transfer] {
+    func fetch(_ urls: [String], arguments: [String] = []) async throws -> [Transfer] {
         var command = ["-sS", "--max-time", "20", "--cacert", caFile] + arguments
         var bodies: [String] = []
         var headerFiles: [String] = []
@@ -106,7 +77,7 @@ struct Curl: Sendable {
             headerFiles.append(scratch.file("headers-\(id)-\(index)"))
             command += ["-o", bodies[index], "-D", headerFiles[index], "-w", "%{http_code} %{http_version}\\n", url]
         }
-        let result = try runCommand("/usr/bin/curl", command)
+        let result = try await runProcess("/usr/bin/curl", command)
         let lines = result.stdoutText.split(separator: "\n")
         return urls.indices.map { index in
             let fields = index < lines.count ? lines[index].split(separator: " ") : []
@@ -129,13 +100,13 @@ struct Curl: Sendable {
         }
     }
 
-    func fetch(_ url: String, arguments: [String] = []) throws -> Transfer {
-        try fetch([url], arguments: arguments)[0]
+    func fetch(_ url: String, arguments: [String] = []) async throws -> Transfer {
+        try await fetch([url], arguments: arguments)[0]
     }
 
     /// The curl exit code alone (e.g. 7 = connection refused, 60 = certificate verify failed).
-    func exitStatus(_ url: String, arguments: [String] = []) throws -> Int32 {
-        try runCommand(
+    func exitStatus(_ url: String, arguments: [String] = []) async throws -> Int32 {
+        try await runProcess(
             "/usr/bin/curl", ["-sS", "--max-time", "20", "--cacert", caFile, "-o", "/dev/null"] + arguments + [url]
         ).status
     }

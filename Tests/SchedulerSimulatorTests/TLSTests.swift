@@ -1,26 +1,27 @@
 import Foundation
 import Testing
+import TestProcesses
 @testable import SchedulerSimulator
 
 @Suite(.serialized) struct TLSTests {
-    func openssl(_ arguments: [String]) throws -> CommandResult { try runCommand("/usr/bin/openssl", arguments) }
+    func openssl(_ arguments: [String]) async throws -> FinishedProcess { try await runProcess("/usr/bin/openssl", arguments) }
 
     @Test func servingCertificateCoversLoopbackNamesAndIsCASigned() async throws {
         let running = try await RunningSimulator.start { $0.bindAddresses = ["127.0.0.1", "127.0.0.2"] }
         defer { running.cleanUp() }
-        let text = try openssl(["x509", "-in", running.material.certificatePath, "-noout", "-text"]).stdoutText
+        let text = try await openssl(["x509", "-in", running.material.certificatePath, "-noout", "-text"]).stdoutText
         for name in ["IP Address:127.0.0.1", "IP Address:127.0.0.2", "DNS:localhost", "DNS:kube-scheduler"] {
             #expect(text.contains(name), "SAN \(name)")
         }
         let ca = try #require(running.material.caCertificatePath)
-        #expect(try openssl(["verify", "-CAfile", ca, running.material.certificatePath]).status == 0)
+        #expect(try await openssl(["verify", "-CAfile", ca, running.material.certificatePath]).status == 0)
         // Full verification (chain + name) through each listener, by IP and by DNS name.
         #expect(running.listeners.count == 2)
         for listener in running.listeners {
-            #expect(try running.curl.fetch(listener.url + "/healthz").status == 200)
+            #expect(try await running.curl.fetch(listener.url + "/healthz").status == 200)
         }
         let port = running.listeners[0].port
-        let byName = try running.curl.fetch(
+        let byName = try await running.curl.fetch(
             "https://localhost:\(port)/healthz", arguments: ["--resolve", "localhost:\(port):127.0.0.1"])
         #expect(byName.status == 200)
         try await running.stop()
@@ -29,9 +30,9 @@ import Testing
     @Test func expiredCertificateFailsVerification() async throws {
         let running = try await RunningSimulator.start { $0.certificateExpired = true }
         defer { running.cleanUp() }
-        #expect(try openssl(["x509", "-in", running.material.certificatePath, "-noout", "-checkend", "0"]).status != 0)
-        #expect(try running.curl.exitStatus(running.baseURL + "/healthz") == 60)
-        #expect(try running.curl.fetch(running.baseURL + "/healthz", arguments: ["--insecure"]).status == 200)
+        #expect(try await openssl(["x509", "-in", running.material.certificatePath, "-noout", "-checkend", "0"]).status != 0)
+        #expect(try await running.curl.exitStatus(running.baseURL + "/healthz") == 60)
+        #expect(try await running.curl.fetch(running.baseURL + "/healthz", arguments: ["--insecure"]).status == 200)
         try await running.stop()
     }
 
@@ -45,8 +46,8 @@ import Testing
         }
         let soon = try await start(days: 5)
         let path = soon.material.certificatePath
-        #expect(try openssl(["x509", "-in", path, "-noout", "-checkend", String(4 * 86400)]).status == 0)
-        #expect(try openssl(["x509", "-in", path, "-noout", "-checkend", String(6 * 86400)]).status != 0)
+        #expect(try await openssl(["x509", "-in", path, "-noout", "-checkend", String(4 * 86400)]).status == 0)
+        #expect(try await openssl(["x509", "-in", path, "-noout", "-checkend", String(6 * 86400)]).status != 0)
         let firstBytes = FileManager.default.contents(atPath: path)
         try await soon.stop()
 
@@ -56,8 +57,8 @@ import Testing
 
         let longer = try await start(days: nil)
         #expect(FileManager.default.contents(atPath: path) != firstBytes, "changed knobs remake the serving cert")
-        #expect(try openssl(["x509", "-in", path, "-noout", "-checkend", String(300 * 86400)]).status == 0)
-        #expect(try longer.curl.fetch(longer.baseURL + "/healthz").status == 200)
+        #expect(try await openssl(["x509", "-in", path, "-noout", "-checkend", String(300 * 86400)]).status == 0)
+        #expect(try await longer.curl.fetch(longer.baseURL + "/healthz").status == 200)
         try await longer.stop()
     }
 
@@ -65,8 +66,8 @@ import Testing
         let running = try await RunningSimulator.start { $0.tlsMaximumVersion = .tls11 }
         defer { running.cleanUp() }
         // Debian's OpenSSL refuses TLS 1.1 at its default security level: the handshake fails.
-        #expect(try running.curl.exitStatus(running.baseURL + "/healthz") == 35)
-        let legacy = try running.curl.fetch(
+        #expect(try await running.curl.exitStatus(running.baseURL + "/healthz") == 35)
+        let legacy = try await running.curl.fetch(
             running.baseURL + "/healthz",
             arguments: ["--tlsv1.1", "--tls-max", "1.1", "--ciphers", "DEFAULT@SECLEVEL=0"])
         #expect(legacy.status == 200)
@@ -76,8 +77,8 @@ import Testing
     @Test func tls12MaximumRefusesTLS13OnlyClients() async throws {
         let running = try await RunningSimulator.start { $0.tlsMaximumVersion = .tls12 }
         defer { running.cleanUp() }
-        #expect(try running.curl.exitStatus(running.baseURL + "/healthz", arguments: ["--tlsv1.3"]) == 35)
-        #expect(try running.curl.fetch(running.baseURL + "/healthz", arguments: ["--tls-max", "1.2"]).status == 200)
+        #expect(try await running.curl.exitStatus(running.baseURL + "/healthz", arguments: ["--tlsv1.3"]) == 35)
+        #expect(try await running.curl.fetch(running.baseURL + "/healthz", arguments: ["--tls-max", "1.2"]).status == 200)
         try await running.stop()
     }
 
@@ -98,16 +99,16 @@ import Testing
         let running = try await RunningSimulator.start { $0.clientCAFile = scratch.file("trusted-ca.crt") }
         defer { running.cleanUp() }
         #expect(running.material.exporterClientCertificatePath == nil)
-        let trusted = try running.curl.fetch(
+        let trusted = try await running.curl.fetch(
             running.baseURL + "/metrics", arguments: ["--cert", scratch.file("trusted.crt"), "--key", scratch.file("trusted.key")])
         #expect(trusted.status == 200)
         #expect(trusted.httpVersion == "2")
         // Like Go's VerifyClientCertIfGiven: a certificate from another CA fails the handshake.
-        let foreign = try running.curl.exitStatus(
+        let foreign = try await running.curl.exitStatus(
             running.baseURL + "/metrics", arguments: ["--cert", scratch.file("foreign.crt"), "--key", scratch.file("foreign.key")])
         #expect(foreign != 0)
         // A valid client certificate outranks a bad token, as x509 runs before token authentication.
-        let both = try running.curl.fetch(running.baseURL + "/metrics", arguments: [
+        let both = try await running.curl.fetch(running.baseURL + "/metrics", arguments: [
             "--cert", scratch.file("trusted.crt"), "--key", scratch.file("trusted.key"),
             "-H", "Authorization: Bearer \(RunningSimulator.badToken)",
         ])
@@ -134,7 +135,7 @@ import Testing
         defer { running.cleanUp() }
         #expect(running.material.caCertificatePath == nil)
         let curl = Curl(caFile: scratch.file("ca.crt"), scratch: scratch)
-        #expect(try curl.fetch(running.baseURL + "/healthz").status == 200)
+        #expect(try await curl.fetch(running.baseURL + "/healthz").status == 200)
         try await running.stop()
     }
 }
@@ -151,7 +152,7 @@ import Testing
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let curl = Curl(caFile: try #require(material.caCertificatePath), scratch: scratch)
-        #expect(try curl.fetch(listeners[0].url + "/livez").status == 200)
+        #expect(try await curl.fetch(listeners[0].url + "/livez").status == 200)
         try await simulator.stop()
         #expect(!FileManager.default.fileExists(atPath: directory))
         #expect(simulator.servingMaterial == nil)

@@ -11,7 +11,7 @@ import Testing
         let table = try Captures.table(variant)
         let urls = table.targets.map { running.baseURL + $0 }
         for kind in CredentialKind.allCases {
-            let transfers = try running.curl.fetch(urls, arguments: running.caller(kind).curlArguments)
+            let transfers = try await running.curl.fetch(urls, arguments: running.caller(kind).curlArguments)
             for (target, transfer) in zip(table.targets, transfers) {
                 #expect(transfer.status == table.status(target: target, credential: kind),
                         "\(variant.rawValue) \(target) as \(kind.rawValue)")
@@ -32,14 +32,14 @@ import Testing
             ("/debug/pprof/", "pprof-index.html"), ("/flagz", "flagz.txt"), ("/statusz", "statusz.txt"),
         ]
         for kind in [CredentialKind.exporterToken, .exporterCertificate] {
-            let transfers = try running.curl.fetch(
+            let transfers = try await running.curl.fetch(
                 files.map { running.baseURL + $0.path }, arguments: running.caller(kind).curlArguments)
             for (entry, transfer) in zip(files, transfers) {
                 let expected = try Captures.file(variant, entry.file)
                 #expect(transfer.body == expected, "\(variant.rawValue) \(entry.path) differs from \(entry.file)")
             }
         }
-        let plain = try running.curl.fetch(["/healthz", "/livez", "/readyz"].map { running.baseURL + $0 })
+        let plain = try await running.curl.fetch(["/healthz", "/livez", "/readyz"].map { running.baseURL + $0 })
         #expect(plain.map { String(decoding: $0.body, as: UTF8.self) } == ["ok", "ok", "ok"])
         try await running.stop()
     }
@@ -47,7 +47,7 @@ import Testing
     @Test func metricsHeadersAsCaptured() async throws {
         let running = try await RunningSimulator.start()
         defer { running.cleanUp() }
-        let transfer = try running.curl.fetch(
+        let transfer = try await running.curl.fetch(
             running.baseURL + "/metrics", arguments: running.caller(.exporterToken).curlArguments)
         let captured = FixtureCatalog.parseHeaders([UInt8](try Captures.file(.default, "metrics-headers.txt")))
         #expect(captured.count == 3)
@@ -58,22 +58,22 @@ import Testing
         #expect(transfer.headers["date"]?.hasSuffix(" GMT") == true)
         #expect(transfer.httpVersion == "2")
 
-        let notFound = try running.curl.fetch(
+        let notFound = try await running.curl.fetch(
             running.baseURL + "/no/such/path", arguments: running.caller(.exporterToken).curlArguments)
         #expect(notFound.status == 403)
-        let version = try running.curl.fetch(running.baseURL + "/version")
+        let version = try await running.curl.fetch(running.baseURL + "/version")
         #expect(version.status == 404)
         #expect(version.body == Data("404 page not found\n".utf8))
         #expect(version.headers["content-type"] == "text/plain; charset=utf-8")
 
-        let forbidden = try running.curl.fetch(running.baseURL + "/metrics")
+        let forbidden = try await running.curl.fetch(running.baseURL + "/metrics")
         #expect(forbidden.headers["content-type"] == "application/json")
         let status = try JSONSerialization.jsonObject(with: forbidden.body) as? [String: Any]
         #expect(status?["kind"] as? String == "Status")
         #expect(status?["code"] as? Int == 403)
         #expect(status?["message"] as? String == #"forbidden: User "system:anonymous" cannot get path "/metrics""#)
 
-        let unauthorized = try running.curl.fetch(
+        let unauthorized = try await running.curl.fetch(
             running.baseURL + "/healthz", arguments: running.caller(.badToken).curlArguments)
         let unauthorizedStatus = try JSONSerialization.jsonObject(with: unauthorized.body) as? [String: Any]
         #expect(unauthorizedStatus?["reason"] as? String == "Unauthorized")
@@ -84,8 +84,8 @@ import Testing
         let running = try await RunningSimulator.start()
         defer { running.cleanUp() }
         let arguments = running.caller(.exporterToken).curlArguments
-        let h1 = try running.curl.fetch(running.baseURL + "/metrics", arguments: arguments + ["--http1.1"])
-        let h2 = try running.curl.fetch(running.baseURL + "/metrics", arguments: arguments)
+        let h1 = try await running.curl.fetch(running.baseURL + "/metrics", arguments: arguments + ["--http1.1"])
+        let h2 = try await running.curl.fetch(running.baseURL + "/metrics", arguments: arguments)
         #expect(h1.httpVersion == "1.1")
         #expect(h2.httpVersion == "2")
         #expect(h1.status == 200)
@@ -104,10 +104,10 @@ import Testing
         for probe in table.bindProbes {
             // The capture probed port 10259; ours is ephemeral, the host is what matters.
             let url = "https://\(probe.host):\(port)\(probe.path)"
-            let transfer = try running.curl.fetch(url)
+            let transfer = try await running.curl.fetch(url)
             #expect(transfer.status == probe.status, "\(url)")
         }
-        #expect(try running.curl.exitStatus("https://127.0.0.1:\(port)/healthz") == 7)
+        #expect(try await running.curl.exitStatus("https://127.0.0.1:\(port)/healthz") == 7)
         try await running.stop()
     }
 
@@ -117,7 +117,7 @@ import Testing
         #expect(running.listeners.map(\.host) == ["127.0.0.1"])
         let port = running.secure.port
         for probe in try Captures.table(.default).bindProbes {
-            let transfer = try running.curl.fetch("https://\(probe.host):\(port)\(probe.path)")
+            let transfer = try await running.curl.fetch("https://\(probe.host):\(port)\(probe.path)")
             #expect(transfer.status == probe.status)
         }
         try await running.stop()

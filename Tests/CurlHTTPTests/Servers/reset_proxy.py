@@ -76,7 +76,7 @@ def main():
     parser.add_argument("--idle", type=float, default=1.0, help="seconds without upstream bytes that make a connection idle")
     parser.add_argument("--resets", type=int, default=1)
     parser.add_argument("--log")
-    parser.add_argument("--max-lifetime", type=float, default=40.0)
+    parser.add_argument("--max-lifetime", type=float, default=600.0)
     ARGS = parser.parse_args()
     LOCK = threading.Lock()
     RESETS_LEFT = ARGS.resets

@@ -196,7 +196,7 @@ def main():
     parser.add_argument("--client-ca", help="require a client certificate signed by this CA")
     parser.add_argument("--tls12-only", action="store_true", help="cap the protocol at TLS 1.2")
     parser.add_argument("--log")
-    parser.add_argument("--max-lifetime", type=float, default=120.0)
+    parser.add_argument("--max-lifetime", type=float, default=600.0)
     ARGS = parser.parse_args()
 
     server = Server((ARGS.bind, 0), Handler)

@@ -19,7 +19,7 @@ import Testing
 
     @Test func acceptThenHangHitsTheTimeout() async throws {
         try await withFaultScenario { scenario in
-            let server = try scenario.server("hang")
+            let server = try await scenario.server("hang")
             try await scenario.startExporter(hostileURL: server.url())
             // Each hostile cycle waits the whole 2s timeout; the healthy one polls every 500ms.
             let body = try await scenario.expectContained(reason: "timeout|connect_timeout", minHealthyPolls: 2)
@@ -30,7 +30,7 @@ import Testing
 
     @Test func slowlorisBodyHitsTheTimeout() async throws {
         try await withFaultScenario { scenario in
-            let server = try scenario.server("slowloris", tls: scenario.serving, ["--byte-interval", "1"])
+            let server = try await scenario.server("slowloris", tls: scenario.serving, ["--byte-interval", "1"])
             try await scenario.startExporter(hostileURL: server.url())
             let body = try await scenario.expectContained(reason: "timeout|connect_timeout", minHealthyPolls: 2)
             #expect(scenario.value(body, "kube_scheduler_endpoint_http_status", FaultScenario.hostile, "endpoint=\"metrics\"") == 0,
@@ -41,7 +41,7 @@ import Testing
 
     @Test func connectionResetMidBody() async throws {
         try await withFaultScenario { scenario in
-            let server = try scenario.server("reset", tls: scenario.serving)
+            let server = try await scenario.server("reset", tls: scenario.serving)
             try await scenario.startExporter(hostileURL: server.url())
             // libcurl reports a reset after the status line as a receive error (CURLE_RECV_ERROR),
             // which the exporter files under `other`: it is neither TLS nor HTTP nor a timeout.
@@ -54,7 +54,7 @@ import Testing
 
     @Test func oneGibibyteBodyWithContentLengthIsRefusedUpFront() async throws {
         try await withFaultScenario { scenario in
-            let server = try scenario.server("big", tls: scenario.serving, ["--bytes", "\(1 << 30)"])
+            let server = try await scenario.server("big", tls: scenario.serving, ["--bytes", "\(1 << 30)"])
             try await scenario.startExporter(hostileURL: server.url())
             try await scenario.expectContained(reason: "body_too_large")
         }
@@ -63,7 +63,7 @@ import Testing
     @Test func oneGibibyteChunkedBodyStopsAtTheLimit() async throws {
         try await withFaultScenario { scenario in
             // No Content-Length: only the exporter's own 16 MiB count stops it, on every endpoint.
-            let server = try scenario.server("big-chunked", tls: scenario.serving, ["--bytes", "\(1 << 30)"])
+            let server = try await scenario.server("big-chunked", tls: scenario.serving, ["--bytes", "\(1 << 30)"])
             try await scenario.startExporter(hostileURL: server.url())
             try await scenario.expectContained(reason: "body_too_large")
             let memory = try scenario.residentMemory()
@@ -74,7 +74,7 @@ import Testing
     @Test func gzipBombWithCompressionOn() async throws {
         try await withFaultScenario { scenario in
             // 1 GiB of zeros decodes from about 1 MiB on the wire; the limit counts decoded bytes.
-            let server = try scenario.server("gzip-bomb", tls: scenario.serving, ["--bytes", "\(1 << 30)"])
+            let server = try await scenario.server("gzip-bomb", tls: scenario.serving, ["--bytes", "\(1 << 30)"])
             try await scenario.startExporter(hostileURL: server.url(), hostileSettings: ["accept_compressed: true"])
             try await scenario.expectContained(reason: "body_too_large")
             let metricsRequests = server.requests.filter { $0["path"] as? String == "/metrics" }
@@ -89,7 +89,7 @@ import Testing
         try await withFaultScenario { scenario in
             // accept_compressed is off by default: the exporter does not decode, so compressed
             // bytes forced on it are garbage to the parser, never a success.
-            let server = try scenario.server("gzip-bomb", tls: scenario.serving, ["--bytes", "\(16 << 20)"])
+            let server = try await scenario.server("gzip-bomb", tls: scenario.serving, ["--bytes", "\(16 << 20)"])
             try await scenario.startExporter(hostileURL: server.url())
             try await scenario.expectContained(reason: "parse")
             #expect(server.requests.allSatisfy { $0["accept_encoding"] is NSNull || $0["accept_encoding"] == nil },
@@ -111,7 +111,7 @@ import Testing
                 scheduler pending pods 3
 
                 """)
-            let server = try scenario.server("body", tls: scenario.serving, ["--body-file", bodyFile])
+            let server = try await scenario.server("body", tls: scenario.serving, ["--body-file", bodyFile])
             try await scenario.startExporter(hostileURL: server.url())
             let body = try await scenario.expectContained(reason: "parse")
             #expect(scenario.value(body, "kube_scheduler_endpoint_http_status", FaultScenario.hostile, "endpoint=\"metrics\"") == 200)
@@ -128,7 +128,7 @@ import Testing
 
     @Test func tokenEchoedIntoAMalformedLineNeverReachesTheLogs() async throws {
         try await withFaultScenario { scenario in
-            let server = try scenario.server("echo-token", tls: scenario.serving)
+            let server = try await scenario.server("echo-token", tls: scenario.serving)
             try await scenario.startExporter(hostileURL: server.url())
             // The parse error quotes the bad value; expectContained checks the token is not in the output.
             try await scenario.expectContained(reason: "parse")
@@ -144,7 +144,7 @@ import Testing
     /// caught by the parser, whatever its header says (see the next case).
     @Test func wrongContentTypeWithAValidBodyIsStillParsed() async throws {
         try await withFaultScenario { scenario in
-            let server = try scenario.server("body", tls: scenario.serving,
+            let server = try await scenario.server("body", tls: scenario.serving,
                                              ["--body-file", captureRoot + "/default/metrics.txt", "--content-type", "application/json"])
             try await scenario.startExporter(hostileURL: server.url())
             let first = try await scenario.scrape { scenario.value($0, "kube_scheduler_up", FaultScenario.hostile) == 1 }
@@ -168,7 +168,7 @@ import Testing
                 </html>
 
                 """)
-            let server = try scenario.server("body", tls: scenario.serving, ["--body-file", page, "--content-type", "text/html"])
+            let server = try await scenario.server("body", tls: scenario.serving, ["--body-file", page, "--content-type", "text/html"])
             try await scenario.startExporter(hostileURL: server.url())
             let body = try await scenario.expectContained(reason: "parse")
             #expect(scenario.value(body, "kube_scheduler_endpoint_http_status", FaultScenario.hostile, "endpoint=\"metrics\"") == 200)
@@ -178,7 +178,7 @@ import Testing
     @Test func emptyBodyWith200IsAParseError() async throws {
         try await withFaultScenario { scenario in
             let empty = try scenario.dir.write("empty.txt", "")
-            let server = try scenario.server("body", tls: scenario.serving, ["--body-file", empty])
+            let server = try await scenario.server("body", tls: scenario.serving, ["--body-file", empty])
             try await scenario.startExporter(hostileURL: server.url())
             try await scenario.expectContained(reason: "parse")
         }
@@ -188,7 +188,7 @@ import Testing
 
     @Test func tlsHandshakeToAPlainHTTPPort() async throws {
         try await withFaultScenario { scenario in
-            let server = try scenario.server("body")
+            let server = try await scenario.server("body")
             try await scenario.startExporter(hostileURL: server.url(scheme: "https"))
             try await scenario.expectContained(reason: "tls_handshake")
             #expect(server.requests.isEmpty, "no request ever went out in clear text")
@@ -197,7 +197,7 @@ import Testing
 
     @Test func untrustedCertificate() async throws {
         try await withFaultScenario { scenario in
-            let server = try scenario.server("body", tls: (scenario.pki.untrustedCert, scenario.pki.untrustedKey),
+            let server = try await scenario.server("body", tls: (scenario.pki.untrustedCert, scenario.pki.untrustedKey),
                                              ["--body-file", captureRoot + "/default/metrics.txt"])
             try await scenario.startExporter(hostileURL: server.url())
             try await scenario.expectContained(reason: "tls_verify")
@@ -207,7 +207,7 @@ import Testing
 
     @Test func expiredCertificate() async throws {
         try await withFaultScenario { scenario in
-            let server = try scenario.server("body", tls: (scenario.pki.expiredCert, scenario.pki.expiredKey),
+            let server = try await scenario.server("body", tls: (scenario.pki.expiredCert, scenario.pki.expiredKey),
                                              ["--body-file", captureRoot + "/default/metrics.txt"])
             try await scenario.startExporter(hostileURL: server.url())
             try await scenario.expectContained(reason: "tls_verify")
@@ -220,9 +220,9 @@ import Testing
     @Test(arguments: [301, 302, 307])
     func redirectToAnotherHostIsNotFollowed(status: Int) async throws {
         try await withFaultScenario { scenario in
-            let elsewhere = try scenario.server("body", bind: "127.0.0.2", tls: scenario.serving,
+            let elsewhere = try await scenario.server("body", bind: "127.0.0.2", tls: scenario.serving,
                                                 ["--body-file", captureRoot + "/default/metrics.txt"])
-            let server = try scenario.server("redirect", tls: scenario.serving,
+            let server = try await scenario.server("redirect", tls: scenario.serving,
                                              ["--status", "\(status)", "--location", elsewhere.url() + "/metrics"])
             try await scenario.startExporter(hostileURL: server.url())
             let body = try await scenario.expectContained(reason: "http_status")
@@ -238,7 +238,7 @@ import Testing
     func errorStatusShowsTheCode(status: Int) async throws {
         try await withFaultScenario { scenario in
             let page = try scenario.dir.write("status.txt", "status \(status)\n")
-            let server = try scenario.server("body", tls: scenario.serving, ["--status", "\(status)", "--body-file", page])
+            let server = try await scenario.server("body", tls: scenario.serving, ["--status", "\(status)", "--body-file", page])
             try await scenario.startExporter(hostileURL: server.url())
             let body = try await scenario.expectContained(reason: "http_status")
             #expect(scenario.value(body, "kube_scheduler_endpoint_http_status", FaultScenario.hostile, "endpoint=\"metrics\"") == Double(status))
@@ -249,7 +249,7 @@ import Testing
 
     @Test func flappingTargetTogglesUpWhileCountersKeepCounting() async throws {
         try await withFaultScenario { scenario in
-            let server = try scenario.server("flap", tls: scenario.serving, ["--body-file", captureRoot + "/default/metrics.txt"])
+            let server = try await scenario.server("flap", tls: scenario.serving, ["--body-file", captureRoot + "/default/metrics.txt"])
             try await scenario.startExporter(hostileURL: server.url())
             var upValues: [Double] = []
             var lastSuccesses: [Double] = []

@@ -1,4 +1,5 @@
 import Foundation
+import TestProcesses
 import Testing
 
 /// One fault case: a real exporter process polling TWO targets, a healthy `scheduler-simulator`
@@ -39,8 +40,11 @@ final class FaultScenario {
 
     /// Starts a hostile server that lives as long as the scenario.
     func server(_ mode: String, bind: String = "127.0.0.1", tls: (cert: String, key: String)? = nil,
-                _ arguments: [String] = []) throws -> HostileServer {
-        let server = try HostileServer(mode: mode, in: dir, bind: bind, tls: tls, arguments: arguments)
+                _ arguments: [String] = []) async throws -> HostileServer {
+        let dir = dir
+        let server = try await offCooperativePool {
+            try HostileServer(mode: mode, in: dir, bind: bind, tls: tls, arguments: arguments)
+        }
         servers.append(server)
         return server
     }
@@ -78,7 +82,7 @@ final class FaultScenario {
 
     /// Scrapes until `predicate` holds; every body is kept.
     @discardableResult
-    func scrape(timeout: Double = 30, until predicate: (String) -> Bool) async throws -> String {
+    func scrape(timeout: Double = 90, until predicate: (String) -> Bool) async throws -> String {
         guard let exporter else { throw HarnessError("exporter not started") }
         var seen: [String] = []
         defer { scrapes += seen }

@@ -236,7 +236,7 @@ def main():
     parser.add_argument("--location", default="")
     parser.add_argument("--bytes", type=int, default=1 << 30)
     parser.add_argument("--byte-interval", type=float, default=1.0)
-    parser.add_argument("--max-lifetime", type=float, default=120.0)
+    parser.add_argument("--max-lifetime", type=float, default=600.0)
     ARGS = parser.parse_args()
     # The parent may have spawned us from a thread that blocks SIGTERM; the mask is inherited.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])

@@ -11,7 +11,7 @@ import Testing
 
     @Test func basicAuthOverPlainHTTPWithHeadersOnEveryResponse() async throws {
         let dir = try ScratchDirectory()
-        let hash = try pythonBcrypt("s3cret")
+        let hash = try await pythonBcrypt("s3cret")
         let config = try dir.write("web.yml", """
             http_server_config:
               headers: {X-Content-Type-Options: nosniff, X-Frame-Options: deny}
@@ -21,27 +21,27 @@ import Testing
         let server = try await GuardedServer(webConfig: config)
         defer { Task { await server.stop() } }
 
-        let missing = try curl(server.httpURL, in: dir)
+        let missing = try await curl(server.httpURL, in: dir)
         #expect(missing.status == 401)
         #expect(missing.headers["www-authenticate"] == "Basic")
         #expect(missing.headers["x-content-type-options"] == "nosniff")
         #expect(missing.headers["x-frame-options"] == "deny")
         #expect(!missing.body.contains("hello"))
 
-        #expect(try curl(server.httpURL, ["-u", "alice:wrong"], in: dir).status == 401)
-        #expect(try curl(server.httpURL, ["-u", "mallory:s3cret"], in: dir).status == 401, "right password, unknown user")
-        #expect(try curl(server.httpURL, ["-u", "alic:s3cret"], in: dir).status == 401)
-        #expect(try curl(server.httpURL, ["-H", "Authorization: Bearer s3cret"], in: dir).status == 401)
+        #expect(try await curl(server.httpURL, ["-u", "alice:wrong"], in: dir).status == 401)
+        #expect(try await curl(server.httpURL, ["-u", "mallory:s3cret"], in: dir).status == 401, "right password, unknown user")
+        #expect(try await curl(server.httpURL, ["-u", "alic:s3cret"], in: dir).status == 401)
+        #expect(try await curl(server.httpURL, ["-H", "Authorization: Bearer s3cret"], in: dir).status == 401)
         #expect(server.rejections.unauthorized == 5)
         #expect(server.web.verifiedCredentials.count == 0, "failures are not cached")
 
-        let good = try curl(server.httpURL, ["-u", "alice:s3cret"], in: dir)
+        let good = try await curl(server.httpURL, ["-u", "alice:s3cret"], in: dir)
         #expect(good.status == 200)
         #expect(good.body == "hello\n")
         #expect(good.headers["x-content-type-options"] == "nosniff")
         #expect(server.web.verifiedCredentials.count == 1)
         // Served from the cache now; several requests on one keep-alive connection.
-        let again = try curl(server.httpURL, ["-u", "alice:s3cret", server.httpURL.replacingOccurrences(of: "metrics", with: "healthz")], in: dir)
+        let again = try await curl(server.httpURL, ["-u", "alice:s3cret", server.httpURL.replacingOccurrences(of: "metrics", with: "healthz")], in: dir)
         #expect(again.status == 200)
         #expect(server.web.verifiedCredentials.count == 1)
         #expect(server.rejections.unauthorized == 5)
@@ -71,22 +71,22 @@ import Testing
         defer { Task { await server.stop() } }
         let trust = ["--cacert", pki.file("ca.crt")]
 
-        let good = try curl(server.httpsURL, trust + ["--cert", pki.file("client.crt"), "--key", pki.file("client.key")], in: dir)
+        let good = try await curl(server.httpsURL, trust + ["--cert", pki.file("client.crt"), "--key", pki.file("client.key")], in: dir)
         #expect(good.status == 200, "\(good.output)")
         #expect(good.headers["strict-transport-security"] == "max-age=31536000")
         #expect(server.rejections.tls == 0)
 
-        let noCert = try curl(server.httpsURL, trust, in: dir)
+        let noCert = try await curl(server.httpsURL, trust, in: dir)
         #expect(noCert.status == 0 && noCert.exitCode != 0, "\(noCert.output)")
-        let rogue = try curl(server.httpsURL, trust + ["--cert", pki.file("rogue-client.crt"), "--key", pki.file("rogue-client.key")], in: dir)
+        let rogue = try await curl(server.httpsURL, trust + ["--cert", pki.file("rogue-client.crt"), "--key", pki.file("rogue-client.key")], in: dir)
         #expect(rogue.status == 0 && rogue.exitCode != 0, "\(rogue.output)")
-        let plain = try curl(server.httpURL, in: dir)
+        let plain = try await curl(server.httpURL, in: dir)
         #expect(plain.status != 200)
         try await waitUntil { server.rejections.tls == 3 }
         #expect(server.rejections.unauthorized == 0)
 
         // The client refusing the server (unknown CA) is a failed handshake too.
-        let untrusting = try curl(server.httpsURL, ["--cacert", pki.file("other-ca.crt")], in: dir)
+        let untrusting = try await curl(server.httpsURL, ["--cacert", pki.file("other-ca.crt")], in: dir)
         #expect(untrusting.exitCode == 60, "\(untrusting.output)")
         try await waitUntil { server.rejections.tls == 4 }
     }
@@ -115,7 +115,7 @@ import Testing
                 """)
             let server = try await GuardedServer(webConfig: config)
             for (options, served) in zip([[], ours, rogue], expected) {
-                let result = try curl(server.httpsURL, trust + options, in: dir)
+                let result = try await curl(server.httpsURL, trust + options, in: dir)
                 #expect((result.status == 200) == served, "\(type) with \(options.first.map { _ in options[1] } ?? "no cert"): \(result.output)")
             }
             try await waitUntil { server.rejections.tls == expected.filter { !$0 }.count }
@@ -131,9 +131,9 @@ import Testing
             """)
         let server = try await GuardedServer(webConfig: config)
         defer { Task { await server.stop() } }
-        let old = try curl(server.httpsURL, ["--cacert", pki.file("ca.crt"), "--tls-max", "1.2"], in: dir)
+        let old = try await curl(server.httpsURL, ["--cacert", pki.file("ca.crt"), "--tls-max", "1.2"], in: dir)
         #expect(old.status == 0 && old.exitCode != 0)
-        let current = try curl(server.httpsURL, ["--cacert", pki.file("ca.crt")], in: dir)
+        let current = try await curl(server.httpsURL, ["--cacert", pki.file("ca.crt")], in: dir)
         #expect(current.status == 200)
         try await waitUntil { server.rejections.tls == 1 }
     }
@@ -141,8 +141,8 @@ import Testing
     @Test func reloadTakesANewPasswordAndCertificateAndKeepsTheOldConfigOnABadEdit() async throws {
         let pki = try WebPKI()
         let dir = try ScratchDirectory()
-        let first = try pythonBcrypt("first")
-        let second = try pythonBcrypt("second")
+        let first = try await pythonBcrypt("first")
+        let second = try await pythonBcrypt("second")
         func webConfig(cert: String, hash: String) -> String {
             """
             tls_server_config: {cert_file: \(pki.file("\(cert).crt")), key_file: \(pki.file("\(cert).key"))}
@@ -154,21 +154,21 @@ import Testing
         defer { Task { await server.stop() } }
         let trustFirst = ["--cacert", pki.file("ca.crt")]
         let trustSecond = ["--cacert", pki.file("other-ca.crt")]
-        #expect(try curl(server.httpsURL, trustFirst + ["-u", "alice:first"], in: dir).status == 200)
+        #expect(try await curl(server.httpsURL, trustFirst + ["-u", "alice:first"], in: dir).status == 200)
         #expect(!server.web.reloadIfChanged(logger: logger), "nothing changed")
 
         try dir.write("web.yml", webConfig(cert: "other-server", hash: second))
         #expect(server.web.reloadIfChanged(logger: logger))
         #expect(server.web.verifiedCredentials.count == 0, "a reload empties the cache")
-        #expect(try curl(server.httpsURL, trustSecond + ["-u", "alice:first"], in: dir).status == 401)
-        #expect(try curl(server.httpsURL, trustSecond + ["-u", "alice:second"], in: dir).status == 200)
-        #expect(try curl(server.httpsURL, trustFirst + ["-u", "alice:second"], in: dir).exitCode == 60, "new connections get the new certificate")
+        #expect(try await curl(server.httpsURL, trustSecond + ["-u", "alice:first"], in: dir).status == 401)
+        #expect(try await curl(server.httpsURL, trustSecond + ["-u", "alice:second"], in: dir).status == 200)
+        #expect(try await curl(server.httpsURL, trustFirst + ["-u", "alice:second"], in: dir).exitCode == 60, "new connections get the new certificate")
 
         for bad in ["basic_auth_users: {alice: plaintext}", "tls_server_config: {cert_file: /nonexistent.crt, key_file: /nonexistent.key}",
                     "basic_auth_users: {alice: \"\(first)\"}" /* TLS off needs a restart */, "{{{"] {
             try dir.write("web.yml", bad)
             #expect(!server.web.reloadIfChanged(logger: logger), "\(bad)")
-            #expect(try curl(server.httpsURL, trustSecond + ["-u", "alice:second"], in: dir).status == 200, "still the old config after \(bad)")
+            #expect(try await curl(server.httpsURL, trustSecond + ["-u", "alice:second"], in: dir).status == 200, "still the old config after \(bad)")
         }
     }
 
@@ -180,13 +180,13 @@ import Testing
         let path = try dir.write("web.yml", "tls_server_config: {cert_file: tls.crt, key_file: tls.key}\n")
         let server = try await GuardedServer(webConfig: path)
         defer { Task { await server.stop() } }
-        #expect(try curl(server.httpsURL, ["--cacert", pki.file("ca.crt")], in: dir).status == 200)
+        #expect(try await curl(server.httpsURL, ["--cacert", pki.file("ca.crt")], in: dir).status == 200)
         // A renewed pair written by a cert manager: same names, new content and inode.
         try dir.write("tls.crt", try String(contentsOfFile: pki.file("other-server.crt"), encoding: .utf8))
         try dir.write("tls.key", try String(contentsOfFile: pki.file("other-server.key"), encoding: .utf8))
         _ = (cert, key)
         #expect(server.web.reloadIfChanged(logger: logger))
-        #expect(try curl(server.httpsURL, ["--cacert", pki.file("other-ca.crt")], in: dir).status == 200)
+        #expect(try await curl(server.httpsURL, ["--cacert", pki.file("other-ca.crt")], in: dir).status == 200)
     }
 
     @Test func unusableTLSFilesFailAtStartWithoutQuotingTheKey() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TestProcesses
 import SchedulerSimulator
 import Logging
 import NIOCore
@@ -30,18 +31,9 @@ struct CommandFailure: Error, CustomStringConvertible {
 
 /// Runs a program and returns its exit status and combined output.
 @discardableResult
-func execute(_ executable: String, _ arguments: [String], in directory: String? = nil) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+func execute(_ executable: String, _ arguments: [String], in directory: String? = nil) async throws -> (status: Int32, output: String) {
+    let result = try await runProcess(executable, arguments, directory: directory, mergeStderr: true)
+    return (result.status, result.stdoutText)
 }
 
 /// A throw-away PKI: a CA with a server certificate for 127.0.0.1 and a client certificate, and
@@ -73,9 +65,9 @@ final class WebPKI {
 }
 
 /// A bcrypt hash made by Python's crypt module (the system libcrypt, not the code under test).
-func pythonBcrypt(_ password: String, cost: Int = 4) throws -> String {
+func pythonBcrypt(_ password: String, cost: Int = 4) async throws -> String {
     let script = "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=\(1 << cost))))"
-    let result = try execute("/usr/bin/python3", ["-W", "ignore", "-c", script, password])
+    let result = try await execute("/usr/bin/python3", ["-W", "ignore", "-c", script, password])
     let hash = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     guard result.status == 0, hash.hasPrefix("$2") else { throw CommandFailure(description: "python3 crypt: \(result.output)") }
     return hash
@@ -91,10 +83,10 @@ struct CurlResult {
 }
 
 /// The curl CLI against 127.0.0.1, headers dumped to a file so they can be checked.
-func curl(_ url: String, _ options: [String] = [], in directory: ScratchDirectory) throws -> CurlResult {
+func curl(_ url: String, _ options: [String] = [], in directory: ScratchDirectory) async throws -> CurlResult {
     let headerFile = directory.file("headers-\(UUID().uuidString)")
     let bodyFile = directory.file("body-\(UUID().uuidString)")
-    let result = try execute("/usr/bin/curl", ["-sS", "--max-time", "10", "-D", headerFile, "-o", bodyFile,
+    let result = try await execute("/usr/bin/curl", ["-sS", "--max-time", "10", "-D", headerFile, "-o", bodyFile,
                                                "-w", "\nHTTP_CODE=%{http_code}\n"] + options + [url])
     var headers: [String: String] = [:]
     if let text = try? String(contentsOfFile: headerFile, encoding: .utf8) {
