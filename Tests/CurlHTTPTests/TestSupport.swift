@@ -5,12 +5,10 @@ import TestProcesses
 
 enum TestSupportError: Error, CustomStringConvertible {
     case commandFailed(String)
-    case serverDidNotStart(String)
 
     var description: String {
         switch self {
         case .commandFailed(let text): "command failed: \(text)"
-        case .serverDidNotStart(let text): "server did not start: \(text)"
         }
     }
 }
@@ -125,16 +123,13 @@ final class TestPKI: Sendable {
     }
 }
 
-/// A Python server from Tests/CurlHTTPTests/Servers (test_server.py, reset_proxy.py) as a real process. Killed by `stop()` / deinit; the script also
-/// exits by itself when our end of its stdin closes (this process died) or after its max lifetime.
-/// Unchecked: besides constants it holds the Process and a Pipe, which are only killed, waited for
-/// and closed, and Foundation allows that from any thread.
-final class TestServer: @unchecked Sendable {
-    let port: Int
+/// A Python server from Tests/CurlHTTPTests/Servers (test_server.py, reset_proxy.py) as a real
+/// process, with the log it writes of what it saw. Killed by `stop()` or when the last reference goes.
+final class TestServer: Sendable {
     let host: String
     let logFile: String
-    private let process: Process
-    private let stdinPipe: Pipe
+    private let server: PortPrintingServer
+    var port: Int { server.port }
 
     static func script(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Servers/\(name)").path
@@ -149,10 +144,8 @@ final class TestServer: @unchecked Sendable {
         if let cert, let key { arguments += ["--cert", cert, "--key", key] }
         if let clientCA { arguments += ["--client-ca", clientCA] }
         if tls12Only { arguments.append("--tls12-only") }
-        let serverArguments = arguments
-        return try await offCooperativePool {
-            try TestServer(script: "test_server.py", arguments: serverArguments, host: bind, logFile: logFile)
-        }
+        let server = try await PortPrintingServer.startPython(script: script("test_server.py"), arguments: arguments)
+        return TestServer(server: server, host: bind, logFile: logFile)
     }
 
     /// reset_proxy.py in front of 127.0.0.1:`upstreamPort`: resets a kept-alive connection reused
@@ -160,51 +153,19 @@ final class TestServer: @unchecked Sendable {
     static func startResetProxy(in directory: TemporaryDirectory, upstreamPort: Int) async throws -> TestServer {
         let logFile = directory.file("reset-proxy-\(UUID().uuidString).log")
         let arguments = ["--upstream", String(upstreamPort), "--log", logFile, "--max-lifetime", "600"]
-        return try await offCooperativePool {
-            try TestServer(script: "reset_proxy.py", arguments: arguments, host: "127.0.0.1", logFile: logFile)
-        }
+        let server = try await PortPrintingServer.startPython(script: script("reset_proxy.py"), arguments: arguments)
+        return TestServer(server: server, host: "127.0.0.1", logFile: logFile)
     }
 
-    private init(script: String, arguments: [String], host: String, logFile: String) throws {
+    private init(server: PortPrintingServer, host: String, logFile: String) {
+        self.server = server
         self.host = host
         self.logFile = logFile
-        let arguments = ["python3", Self.script(script)] + arguments
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        stdinPipe = Pipe()
-        let stdoutPipe = Pipe()
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
-        try process.run()
-        var firstLine = Data()
-        while !firstLine.contains(UInt8(ascii: "\n")) {
-            let chunk = stdoutPipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            firstLine.append(chunk)
-        }
-        guard let port = Int(String(decoding: firstLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-        else {
-            process.terminate()
-            process.waitUntilExit()
-            throw TestSupportError.serverDidNotStart(arguments.joined(separator: " "))
-        }
-        self.port = port
     }
 
     func url(_ path: String, scheme: String = "https") -> String { "\(scheme)://\(host):\(port)\(path)" }
 
-    func stop() {
-        if process.isRunning {
-            // SIGKILL: Process.terminate() sends SIGTERM, which a child can have blocked (it inherits
-            // the signal mask of the spawning thread).
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        try? stdinPipe.fileHandleForWriting.close()
-    }
-
-    deinit { stop() }
+    func stop() { server.stop() }
 
     var logLines: [String] {
         guard let text = try? String(contentsOfFile: logFile, encoding: .utf8) else { return [] }

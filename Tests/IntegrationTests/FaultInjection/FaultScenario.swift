@@ -41,10 +41,7 @@ final class FaultScenario {
     /// Starts a hostile server that lives as long as the scenario.
     func server(_ mode: String, bind: String = "127.0.0.1", tls: (cert: String, key: String)? = nil,
                 _ arguments: [String] = []) async throws -> HostileServer {
-        let dir = dir
-        let server = try await offCooperativePool {
-            try HostileServer(mode: mode, in: dir, bind: bind, tls: tls, arguments: arguments)
-        }
+        let server = try await HostileServer.start(mode: mode, in: dir, bind: bind, tls: tls, arguments: arguments)
         servers.append(server)
         return server
     }
@@ -135,7 +132,9 @@ final class FaultScenario {
     /// its last success is newer than the moment the window opened.
     @discardableResult
     func expectContained(reason: String, minHealthyPolls: Int = 1, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
-        let first = try await scrape { self.errors($0, reason) >= 1 }
+        // The window opens only once the healthy target has been polled successfully: while a
+        // whole test run starts at once, a slow machine can make even healthy polls time out.
+        let first = try await scrape { self.errors($0, reason) >= 1 && self.value($0, "kube_scheduler_up", Self.healthy) == 1 }
         let failures = errors(first, reason)
         let healthyPolls = polls(first, Self.healthy)
         // Two more failures: the second of them started and ended inside the window.

@@ -1,45 +1,31 @@
 import Foundation
+import TestProcesses
 
-/// `Servers/hostile_server.py` as a real process on 127.0.0.1 or 127.0.0.2. Stopped by `stop()`;
-/// the script also exits when our end of its stdin closes (this process died).
-final class HostileServer: @unchecked Sendable {
-    // @unchecked: every stored property is immutable after init; Process is only read or stopped.
+/// `Servers/hostile_server.py` as a real process on 127.0.0.1 or 127.0.0.2, with the log it
+/// writes of what it answered. Killed by `stop()` or when the last reference goes.
+final class HostileServer: Sendable {
     let host: String
-    let port: Int
     let logFile: String
-    private let process: Process
-    private let stdinPipe: Pipe
+    private let server: PortPrintingServer
+    var port: Int { server.port }
 
     static let scriptPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Servers/hostile_server.py").path
 
     /// - Parameter tls: serving certificate and key; nil serves plain HTTP.
-    init(mode: String, in dir: TempDirectory, bind: String = "127.0.0.1", tls: (cert: String, key: String)? = nil,
-         arguments extra: [String] = []) throws {
-        host = bind
-        logFile = "\(dir.path)/hostile-\(mode)-\(UUID().uuidString).jsonl"
-        var arguments = [Self.scriptPath, "--mode", mode, "--bind", bind, "--log", logFile] + extra
+    static func start(mode: String, in dir: TempDirectory, bind: String = "127.0.0.1", tls: (cert: String, key: String)? = nil,
+                      arguments extra: [String] = []) async throws -> HostileServer {
+        let logFile = "\(dir.path)/hostile-\(mode)-\(UUID().uuidString).jsonl"
+        var arguments = ["--mode", mode, "--bind", bind, "--log", logFile] + extra
         if let tls { arguments += ["--cert", tls.cert, "--key", tls.key] }
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = arguments
-        stdinPipe = Pipe()
-        let stdoutPipe = Pipe()
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
-        try process.run()
-        var firstLine = Data()
-        while !firstLine.contains(UInt8(ascii: "\n")) {
-            let chunk = stdoutPipe.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            firstLine.append(chunk)
-        }
-        guard let port = Int(String(decoding: firstLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            process.terminate()
-            process.waitUntilExit()
-            throw HarnessError("hostile server did not start: python3 \(arguments.joined(separator: " "))")
-        }
-        self.port = port
+        let server = try await PortPrintingServer.startPython(script: scriptPath, arguments: arguments)
+        return HostileServer(server: server, host: bind, logFile: logFile)
+    }
+
+    private init(server: PortPrintingServer, host: String, logFile: String) {
+        self.server = server
+        self.host = host
+        self.logFile = logFile
     }
 
     func url(scheme: String = "https") -> String { "\(scheme)://\(host):\(port)" }
@@ -52,15 +38,5 @@ final class HostileServer: @unchecked Sendable {
         }
     }
 
-    /// Closing stdin comes first: the spawning thread's blocked signals are inherited, so SIGTERM
-    /// alone may never arrive, while end-of-input always ends the script.
-    func stop() {
-        try? stdinPipe.fileHandleForWriting.close()
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-    }
-
-    deinit { stop() }
+    func stop() { server.stop() }
 }
