@@ -79,16 +79,16 @@ let package = Package(
         ),
         .executableTarget(name: "exposition-bench", dependencies: ["Exposition"]),
 
-        // Child processes from tests, run without blocking the parallel tests' cooperative pool.
-        .target(name: "TestProcesses", path: "Tests/TestProcesses"),
-        .testTarget(name: "ExpositionTests", dependencies: ["Exposition", "TestProcesses"]),
+        // What tests share: child processes run off the cooperative pool, reserved loopback ports.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ExpositionTests", dependencies: ["Exposition", "TestSupport"]),
         // Servers/ holds the Python test servers the tests run as processes (found via #filePath).
-        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "TestProcesses"], exclude: ["Servers"]),
+        .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "TestSupport"], exclude: ["Servers"]),
         .testTarget(name: "SchedulingLatencyTests", dependencies: ["SchedulingLatency", "Exposition"], exclude: ["Servers"]),
-        .testTarget(name: "SchedulerSimulatorTests", dependencies: ["SchedulerSimulator", "TestProcesses"]),
+        .testTarget(name: "SchedulerSimulatorTests", dependencies: ["SchedulerSimulator", "TestSupport"]),
         .testTarget(name: "SchedulerExporterTests", dependencies: [
-            "SchedulerExporter", "SchedulerSimulator", "CurlHTTP", "Exposition", "TestProcesses", .product(name: "CompressNIO", package: "compress-nio"),
+            "SchedulerExporter", "SchedulerSimulator", "CurlHTTP", "Exposition", "TestSupport", .product(name: "CompressNIO", package: "compress-nio"),
         ]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SchedulerSimulator", "CurlHTTP", "Exposition", "TestProcesses"], exclude: ["Servers"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SchedulerSimulator", "CurlHTTP", "Exposition", "TestSupport"], exclude: ["Servers"]),
     ]
 )

@@ -1,6 +1,7 @@
 import CurlHTTP
 import Foundation
 import Testing
+import TestSupport
 
 private let nghttpdPath = "/usr/sbin/nghttpd"
 

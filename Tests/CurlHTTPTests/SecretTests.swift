@@ -1,5 +1,6 @@
 import CurlHTTP
 import Testing
+import TestSupport
 
 /// Bearer tokens and URL credentials never reach error texts or printed values.
 @Suite struct SecretTests {

@@ -1,7 +1,7 @@
 import CurlHTTP
 import Foundation
 import Testing
-import TestProcesses
+import TestSupport
 
 enum TestSupportError: Error, CustomStringConvertible {
     case commandFailed(String)
@@ -182,35 +182,6 @@ final class TestServer: Sendable {
         }
         return logLines.first(where: matches)
     }
-}
-
-/// A port on 127.0.0.1 that is bound but not listening: connecting to it is refused, and no other
-/// process can take it while the socket is open.
-final class RefusingPort {
-    let port: Int
-    private let descriptor: Int32
-
-    init() throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.descriptor = descriptor
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0 else { throw TestSupportError.commandFailed("bind failed") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    deinit { close(descriptor) }
 }
 
 /// Runs a request that must fail and returns its error.

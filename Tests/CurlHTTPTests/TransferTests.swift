@@ -1,5 +1,6 @@
 import CurlHTTP
 import Testing
+import TestSupport
 
 /// Transfer behaviour (auth, redirects, limits, timeouts, reuse, concurrency) against real servers.
 @Suite struct TransferTests {

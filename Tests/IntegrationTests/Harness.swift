@@ -1,6 +1,6 @@
 import CurlHTTP
 import Foundation
-import TestProcesses
+import TestSupport
 import Testing
 
 /// Real processes for the integration tests: the built `scheduler-simulator` and
@@ -104,17 +104,31 @@ struct Simulator {
     let caFile: String
     let tokenFile: String
     let requestLog: String
+    /// The simulator's port held (bound, not listening) on the other loopback address, so that what
+    /// a test expects refused there (the non-loopback bind probe) is not answered by another
+    /// test's listener that happened to get the same port number.
+    let portOnTheOtherAddress: RefusingPort
 
     static func start(in dir: TempDirectory, variant: String = "default", extra: [String] = [], bindAddress: String = "127.0.0.1") async throws -> Simulator {
         let token = "exporter-\(UUID().uuidString)"
         let tokenFile = try dir.write("token-\(variant)", token)
         let log = "\(dir.path)/requests-\(UUID().uuidString).jsonl"
-        let child = try ChildProcess(try Binaries.path("scheduler-simulator"), [
-            "--variant", variant, "--secure-port", "0", "--bind-address", bindAddress,
-            "--cert-dir", "\(dir.path)/pki", "--token-file", tokenFile, "--request-log", log,
-        ] + extra)
-        let url = try await child.await("listening on (https://[0-9.]+:[0-9]+)")
-        return Simulator(child: child, url: url, caFile: "\(dir.path)/pki/ca.crt", tokenFile: tokenFile, requestLog: log)
+        var attempt = 1
+        while true {
+            // The port is free on the other address; on this one another listener may hold it.
+            let reserved = try RefusingPort(host: bindAddress == "127.0.0.1" ? "127.0.0.2" : "127.0.0.1")
+            let child = try ChildProcess(try Binaries.path("scheduler-simulator"), [
+                "--variant", variant, "--secure-port", String(reserved.port), "--bind-address", bindAddress,
+                "--cert-dir", "\(dir.path)/pki", "--token-file", tokenFile, "--request-log", log,
+            ] + extra)
+            do {
+                let url = try await child.await("listening on (https://[0-9.]+:[0-9]+)")
+                return Simulator(child: child, url: url, caFile: "\(dir.path)/pki/ca.crt", tokenFile: tokenFile,
+                                 requestLog: log, portOnTheOtherAddress: reserved)
+            } catch where attempt < 5 && !child.process.isRunning && child.text.contains("in use") {
+                attempt += 1
+            }
+        }
     }
 
     var port: String { String(url.split(separator: ":").last!) }

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TestProcesses
+import TestSupport
 @testable import SchedulerSimulator
 
 /// The captured files, read from the source tree so tests compare against the files themselves rather than

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TestProcesses
+import TestSupport
 @testable import SchedulerSimulator
 
 @Suite(.serialized) struct TLSTests {

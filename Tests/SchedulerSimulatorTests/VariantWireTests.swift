@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SchedulerSimulator
 
 /// Every variant served over real HTTPS and checked with the real curl CLI against the capture files.
@@ -96,10 +97,16 @@ import Testing
     }
 
     @Test func bind127002RefusesLoopback127001() async throws {
-        let running = try await RunningSimulator.start { $0.variant = .bind127002 }
+        // Held so that no other test's listener on 127.0.0.1 can answer on this port.
+        let refusing = try RefusingPort(host: "127.0.0.1")
+        let running = try await RunningSimulator.start {
+            $0.variant = .bind127002
+            $0.securePort = refusing.port
+        }
         defer { running.cleanUp() }
         #expect(running.listeners.map(\.host) == ["127.0.0.2"])
         let port = running.secure.port
+        #expect(port == refusing.port)
         let table = try Captures.table(.bind127002)
         for probe in table.bindProbes {
             // The capture probed port 10259; ours is ephemeral, the host is what matters.
@@ -112,10 +119,13 @@ import Testing
     }
 
     @Test func defaultBindRefuses127002() async throws {
-        let running = try await RunningSimulator.start()
+        // Held so that no other test's listener on 127.0.0.2 can answer on this port.
+        let refusing = try RefusingPort(host: "127.0.0.2")
+        let running = try await RunningSimulator.start { $0.securePort = refusing.port }
         defer { running.cleanUp() }
         #expect(running.listeners.map(\.host) == ["127.0.0.1"])
         let port = running.secure.port
+        #expect(port == refusing.port)
         for probe in try Captures.table(.default).bindProbes {
             let transfer = try await running.curl.fetch("https://\(probe.host):\(port)\(probe.path)")
             #expect(transfer.status == probe.status)

@@ -1,5 +1,5 @@
 import Foundation
-import TestProcesses
+import TestSupport
 import Testing
 
 /// One fault case: a real exporter process polling TWO targets, a healthy `scheduler-simulator`

@@ -1,5 +1,5 @@
 import Foundation
-import TestProcesses
+import TestSupport
 
 /// `Servers/hostile_server.py` as a real process on 127.0.0.1 or 127.0.0.2, with the log it
 /// writes of what it answered. Killed by `stop()` or when the last reference goes.

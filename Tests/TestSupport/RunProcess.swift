@@ -11,7 +11,7 @@ public struct FinishedProcess: Sendable {
     public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
 }
 
-public struct ProcessLaunchError: Error, CustomStringConvertible {
+public struct SetupFailure: Error, CustomStringConvertible {
     public let description: String
 }
 
@@ -47,7 +47,7 @@ public func runProcessBlocking(
         let path = scratch.appendingPathComponent(name).path
         guard FileManager.default.createFile(atPath: path, contents: contents),
               let handle = forWriting ? FileHandle(forWritingAtPath: path) : FileHandle(forReadingAtPath: path)
-        else { throw ProcessLaunchError(description: "cannot create \(path)") }
+        else { throw SetupFailure(description: "cannot create \(path)") }
         return handle
     }
 
@@ -65,7 +65,7 @@ public func runProcessBlocking(
     do {
         try process.run()
     } catch {
-        throw ProcessLaunchError(description: "cannot run \(executable): \(error)")
+        throw SetupFailure(description: "cannot run \(executable): \(error)")
     }
     process.waitUntilExit()
     let read = { (name: String) in FileManager.default.contents(atPath: scratch.appendingPathComponent(name).path) ?? Data() }

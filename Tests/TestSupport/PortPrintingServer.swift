@@ -35,7 +35,7 @@ public final class PortPrintingServer: @unchecked Sendable {
         guard let port = Int(String(decoding: firstLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            throw ProcessLaunchError(description: "server did not print its port: \(command.joined(separator: " "))")
+            throw SetupFailure(description: "server did not print its port: \(command.joined(separator: " "))")
         }
         self.port = port
     }

@@ -1,0 +1,35 @@
+import Foundation
+
+/// A port on a loopback address that is bound but not listening: connecting to it is refused, and
+/// no other socket can listen on that address and port while the value lives. Binding the same
+/// port on a second address (127.0.0.2) then shows what a listener there refuses on this one,
+/// without another test's listener answering instead.
+public final class RefusingPort: Sendable {
+    public let host: String
+    public let port: Int
+    private let descriptor: Int32
+
+    public init(host: String = "127.0.0.1") throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw SetupFailure(description: "socket() failed: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr(host)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        guard bound else {
+            close(descriptor)
+            throw SetupFailure(description: "cannot bind a port on \(host): errno \(errno)")
+        }
+        self.host = host
+        self.descriptor = descriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
+}
