@@ -34,9 +34,8 @@ public func runProcess(
 }
 
 /// Runs a program to completion and returns its status and output. Input and output go through
-/// files, not pipes: reading a pipe to its end waits for every holder of its write end, and with
-/// hundreds of tests spawning children at once an unrelated long-lived child can hold one; a full
-/// pipe would also block a chatty child that nobody reads yet.
+/// files, not pipes, so the wait depends on nothing but the child's exit: not on a reader keeping
+/// up with a chatty child, nor on every copy of a pipe's write end being closed.
 public func runProcessBlocking(
     _ executable: String, _ arguments: [String], input: Data? = nil, directory: String? = nil, mergeStderr: Bool = false
 ) throws -> FinishedProcess {

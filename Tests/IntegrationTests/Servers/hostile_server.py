@@ -11,7 +11,8 @@ Modes:
   slowloris    200 with Content-Length 1 MB, then the body at --byte-interval seconds per byte
   big          200 with Content-Length --bytes, streamed in 64 KiB chunks (never held in memory)
   big-chunked  the same without Content-Length (chunked), so only the reader's limit stops it
-  gzip-bomb    200, --bytes zero bytes gzip-encoded on the fly (about 1 KiB per MiB on the wire)
+  gzip-bomb    200, --bytes zero bytes gzip-encoded (about 1 KiB per MiB on the wire; up to 64 MiB
+               compressed once at start-up, larger ones on the fly)
   body         --status with --body-file (or "ok") and --content-type
   redirect     --status with Location: --location
   reset        200 with Content-Length 1 MiB, 64 KiB of it, then a TCP RST
@@ -157,17 +158,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Encoding", "gzip")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
-        zeros = b"\0" * (1 << 20)
-        produced = 0
-        while produced < ARGS.bytes:
-            size = min(len(zeros), ARGS.bytes - produced)
-            data = compressor.compress(zeros[:size])
-            produced += size
-            if data:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        data = compressor.flush()
-        self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data))
+        for data in GZIP_BOMB_CHUNKS or gzip_bomb_chunks(ARGS.bytes):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
     def mode_reset(self):
@@ -184,6 +177,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
         self.rfile.close()
         self.connection.close()
+
+
+def gzip_bomb_chunks(total):
+    """`total` zero bytes gzip-compressed, as the compressor emits them (lazily)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    zeros = b"\0" * (1 << 20)
+    produced = 0
+    while produced < total:
+        size = min(len(zeros), total - produced)
+        data = compressor.compress(zeros[:size])
+        produced += size
+        if data:
+            yield data
+    yield compressor.flush()
+
+
+# Bombs up to this size are compressed once at start-up and replayed: compressing on every
+# request made a starved CI machine time out before the body was out, which tested its CPU
+# rather than the exporter. Larger ones stay lazy; the exporter stops reading them early.
+PRECOMPUTED_GZIP_BOMB_LIMIT = 64 << 20
+GZIP_BOMB_CHUNKS = None
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -223,7 +237,7 @@ def exit_when_parent_goes():
 
 
 def main():
-    global ARGS, BODY
+    global ARGS, BODY, GZIP_BOMB_CHUNKS
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", required=True)
     parser.add_argument("--bind", default="127.0.0.1")
@@ -243,6 +257,8 @@ def main():
     if ARGS.body_file:
         with open(ARGS.body_file, "rb") as f:
             BODY = f.read()
+    if ARGS.mode == "gzip-bomb" and ARGS.bytes <= PRECOMPUTED_GZIP_BOMB_LIMIT:
+        GZIP_BOMB_CHUNKS = list(gzip_bomb_chunks(ARGS.bytes))
 
     threading.Thread(target=exit_when_parent_goes, daemon=True).start()
     threading.Timer(ARGS.max_lifetime, lambda: os._exit(0)).start()
