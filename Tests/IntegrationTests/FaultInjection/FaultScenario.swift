@@ -133,8 +133,8 @@ final class FaultScenario {
     /// one of "a|b") on every poll while the exporter keeps serving and the healthy target keeps
     /// being polled and stays up. Never wall clock, only the exporter's own counters:
     /// - `hostileHangs: false` (the fault fails a cycle at once): the window closes when the hostile
-    ///   target failed twice more and the healthy one polled again, so how fast each cycle runs on
-    ///   a loaded machine does not matter.
+    ///   target failed twice more and the healthy one succeeded again, so how fast each cycle runs
+    ///   on a loaded machine does not matter.
     /// - `hostileHangs: true` (every hostile cycle waits out its timeout, which must be
     ///   `hangingTimeout`): the window brackets at least one complete hung cycle, and the healthy
     ///   target must have polled `healthyPollsDuringAHang` times in it. Were targets polled in
@@ -146,9 +146,11 @@ final class FaultScenario {
         let first = try await scrape { self.errors($0, reason) >= 1 && self.value($0, "kube_scheduler_up", Self.healthy) == 1 }
         let failures = errors(first, reason)
         let healthyPolls = polls(first, Self.healthy)
+        let firstSuccess = value(first, "kube_scheduler_last_successful_poll_timestamp_seconds", Self.healthy) ?? 0
         // Two more failures: the second of them started and ended inside the window.
         let last = try await scrape {
-            self.errors($0, reason) >= failures + 2 && (hostileHangs || self.polls($0, Self.healthy) > healthyPolls)
+            self.errors($0, reason) >= failures + 2
+                && (hostileHangs || self.value($0, "kube_scheduler_last_successful_poll_timestamp_seconds", Self.healthy) ?? 0 > firstSuccess)
         }
         if hostileHangs {
             #expect(polls(last, Self.healthy) - healthyPolls >= Double(Self.healthyPollsDuringAHang),
@@ -159,7 +161,6 @@ final class FaultScenario {
         #expect(value(last, "kube_scheduler_up", Self.healthy) == 1, sourceLocation: sourceLocation)
         // Compared with the exporter's own earlier value, not the test's clock: a poll's timestamp
         // is its start, which a loaded machine can put well before the scrape that reports it.
-        let firstSuccess = value(first, "kube_scheduler_last_successful_poll_timestamp_seconds", Self.healthy) ?? 0
         let lastSuccess = value(last, "kube_scheduler_last_successful_poll_timestamp_seconds", Self.healthy) ?? 0
         #expect(lastSuccess > firstSuccess, "the healthy target's last success moved on while the hostile one failed", sourceLocation: sourceLocation)
         #expect(value(last, "kube_scheduler_last_successful_poll_timestamp_seconds", Self.hostile) == nil,
