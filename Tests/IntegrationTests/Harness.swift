@@ -28,7 +28,7 @@ struct HarnessError: Error, CustomStringConvertible {
 
 /// A child process whose stdout and stderr are collected; killed when the test is done.
 final class ChildProcess: @unchecked Sendable {
-    // @unchecked: output is appended from Pipe handlers and read under `lock`.
+    // @unchecked: output is appended by the reader thread and read under `lock`.
     let process = Process()
     private let lock = NSLock()
     private var output = ""
@@ -39,12 +39,18 @@ final class ChildProcess: @unchecked Sendable {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
-        }
         try process.run()
+        // Blocking reads on a thread of its own until end of file, not `readabilityHandler`: on
+        // Linux, tearing down the dispatch read source behind it can crash libdispatch's event loop
+        // (swift-corelibs-libdispatch#949), which took down a whole test run here once.
+        let output = pipe.fileHandleForReading
+        Thread { [weak self] in
+            while true {
+                let data = output.availableData
+                guard !data.isEmpty, let self else { return }
+                self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
+            }
+        }.start()
     }
 
     var text: String { lock.withLock { output } }
