@@ -245,8 +245,6 @@ public struct LatencyTracker: Sendable {
 
 enum FamilyShape: Sendable { case histogram, summary, scalar }
 
-/// One histogram series of one poll. `labels` and `bounds` are shared with the same series of the
-/// previous poll (same array buffers), so a long history costs one `counts` array per poll.
 /// A retained series, found by its label set.
 protocol LabelledSeries {
     var labels: [String: String] { get }
@@ -266,6 +264,8 @@ extension Array where Element: LabelledSeries {
     }
 }
 
+/// One histogram series of one poll. `labels` and `bounds` are shared with the same series of the
+/// previous poll (same array buffers), so a long history costs one `counts` array per poll.
 struct RetainedHistogram: Sendable, LabelledSeries {
     let labels: [String: String]
     /// Upper bounds in input order (duplicates kept: PromQL sums equal bounds).
