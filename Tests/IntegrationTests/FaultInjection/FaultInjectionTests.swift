@@ -20,8 +20,8 @@ import Testing
     @Test func acceptThenHangHitsTheTimeout() async throws {
         try await withFaultScenario { scenario in
             let server = try await scenario.server("hang")
-            try await scenario.startExporter(hostileURL: server.url(), hostileSettings: ["timeout: \(FaultScenario.hangingTimeout)"])
-            let body = try await scenario.expectContained(reason: "timeout|connect_timeout", hostileHangs: true)
+            try await scenario.startExporter(hostileURL: server.url(), hostileHangs: true)
+            let body = try await scenario.expectContained(reason: "timeout|connect_timeout")
             #expect(!server.requests.isEmpty, "the exporter did connect")
             Self.expectNoQueuedConnectTimeouts(scenario, body)
         }
@@ -30,8 +30,8 @@ import Testing
     @Test func slowlorisBodyHitsTheTimeout() async throws {
         try await withFaultScenario { scenario in
             let server = try await scenario.server("slowloris", tls: scenario.serving, ["--byte-interval", "1"])
-            try await scenario.startExporter(hostileURL: server.url(), hostileSettings: ["timeout: \(FaultScenario.hangingTimeout)"])
-            let body = try await scenario.expectContained(reason: "timeout|connect_timeout", hostileHangs: true)
+            try await scenario.startExporter(hostileURL: server.url(), hostileHangs: true)
+            let body = try await scenario.expectContained(reason: "timeout|connect_timeout")
             #expect(scenario.value(body, "kube_scheduler_endpoint_http_status", FaultScenario.hostile, "endpoint=\"metrics\"") == 0,
                     "a response cut off by the timeout is no response")
             Self.expectNoQueuedConnectTimeouts(scenario, body)

@@ -31,6 +31,8 @@ final class FaultScenario {
     let hostileTokenFile: String
     let tokens: [String]
     private(set) var exporter: Exporter?
+    /// Set by `startExporter(hostileHangs:)`: every hostile cycle waits out `hangingTimeout`.
+    private(set) var hostileHangs = false
     private(set) var scrapes: [String] = []
     private var servers: [HostileServer] = []
 
@@ -54,10 +56,12 @@ final class FaultScenario {
     var serving: (cert: String, key: String) { (pki.serverCert, pki.serverKey) }
 
     /// Starts the exporter on both targets. `hostileSettings` are extra YAML keys of the hostile
-    /// target (indented as target keys). No probe ever leaves loopback: no insecure port, no
-    /// non-loopback addresses.
+    /// target (indented as target keys); `hostileHangs` gives it `hangingTimeout`, for faults that
+    /// hang every cycle. No probe ever leaves loopback: no insecure port, no non-loopback addresses.
     func startExporter(hostileURL: String, hostileCAFile: String? = nil, hostileSettings: [String] = [],
-                       hostileIsSimulator: Simulator? = nil) async throws {
+                       hostileHangs: Bool = false, hostileIsSimulator: Simulator? = nil) async throws {
+        self.hostileHangs = hostileHangs
+        let hostileSettings = hostileSettings + (hostileHangs ? ["timeout: \(Self.hangingTimeout)"] : [])
         let url = hostileIsSimulator?.url ?? hostileURL
         let tokenFile = hostileIsSimulator?.tokenFile ?? hostileTokenFile
         let caFile = hostileIsSimulator?.caFile ?? hostileCAFile ?? pki.caFile
@@ -132,15 +136,15 @@ final class FaultScenario {
     /// What every case must show, whatever the fault: the hostile target fails with `reason` (or
     /// one of "a|b") on every poll while the exporter keeps serving and the healthy target keeps
     /// being polled and stays up. Never wall clock, only the exporter's own counters:
-    /// - `hostileHangs: false` (the fault fails a cycle at once): the window closes when the hostile
+    /// - without `hostileHangs` (the fault fails a cycle at once): the window closes when the hostile
     ///   target failed twice more and the healthy one succeeded again, so how fast each cycle runs
     ///   on a loaded machine does not matter.
-    /// - `hostileHangs: true` (every hostile cycle waits out its timeout, which must be
-    ///   `hangingTimeout`): the window brackets at least one complete hung cycle, and the healthy
-    ///   target must have polled `healthyPollsDuringAHang` times in it. Were targets polled in
-    ///   turn, it would poll about once per hung cycle.
+    /// - with `hostileHangs` (every hostile cycle waits out `hangingTimeout`): the window brackets
+    ///   at least one complete hung cycle, and the healthy target must have polled
+    ///   `healthyPollsDuringAHang` times in it. Were targets polled in turn, it would poll about
+    ///   once per hung cycle.
     @discardableResult
-    func expectContained(reason: String, hostileHangs: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+    func expectContained(reason: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
         // The window opens only once the healthy target has been polled successfully: while a
         // whole test run starts at once, a slow machine can make even healthy polls time out.
         let first = try await scrape { self.errors($0, reason) >= 1 && self.value($0, "kube_scheduler_up", Self.healthy) == 1 }
