@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import TestSupport
 import Testing
 
 /// The walking skeleton end to end: simulator process -> HTTPS (libcurl) -> exporter process ->
@@ -35,7 +36,7 @@ import Testing
             #expect(readme.contains("`\(family)`"), "the README's metric reference documents \(family)")
         }
 
-        let lint = try await run("/usr/bin/promtool", ["check", "metrics"], input: body)
+        let lint = try await runCommand("/usr/bin/promtool", ["check", "metrics"], input: body)
         #expect(lint.status == 0, "promtool check metrics: \(lint.output)")
 
         let openMetrics = try await exporter.get("/metrics", accept: "application/openmetrics-text; version=1.0.0,text/plain;q=0.5")
@@ -93,14 +94,14 @@ import Testing
         let exporter = try Binaries.path("kube-scheduler-exporter")
         for arguments in [["--poll-interval", "soon"], ["--no-such-flag"], ["--config.file", "/nonexistent/config.yml"],
                           ["--web.listen-address", "nowhere"], ["--target", "ftp://127.0.0.1"], ["--log.format", "xml"]] {
-            let result = try await run(exporter, arguments)
+            let result = try await runCommand(exporter, arguments)
             #expect(result.status == 2, "\(arguments): \(result.output)")
             #expect(result.output.split(separator: "\n").count <= 2, "one clear line, not a dump: \(result.output)")
         }
-        let version = try await run(exporter, ["--version"])
+        let version = try await runCommand(exporter, ["--version"])
         #expect(version.status == 0)
         #expect(version.output.contains("."))
-        let help = try await run(exporter, ["--help"])
+        let help = try await runCommand(exporter, ["--help"])
         for flag in ["--config.file", "--web.listen-address", "--target", "--bearer-token-file", "--ca-file", "--cert-file",
                      "--key-file", "--insecure-skip-verify", "--poll-interval", "--log.level", "--log.format", "targets:"] {
             #expect(help.output.contains(flag), "--help documents \(flag)")

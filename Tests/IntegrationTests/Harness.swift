@@ -188,8 +188,3 @@ func sampleValue(_ body: String, _ name: String, _ fragments: String...) -> Doub
     }
     return nil
 }
-
-func run(_ executable: String, _ arguments: [String], input: String? = nil) async throws -> (status: Int32, output: String) {
-    let result = try await runProcess(executable, arguments, input: input.map { Data($0.utf8) }, mergeStderr: true)
-    return (result.status, result.stdoutText)
-}

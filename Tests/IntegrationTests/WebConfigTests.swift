@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -34,7 +35,7 @@ import Glibc
                                   "-set_serial", "\(Int.random(in: 1000...1_000_000))", "-extfile", ext, "-out", "\(name).crt"], in: pki)
             }
             let script = "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1<<6)))"
-            let hash = try await run("/usr/bin/python3", ["-W", "ignore", "-c", script, password]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+            let hash = try await runCommand("/usr/bin/python3", ["-W", "ignore", "-c", script, password]).output.trimmingCharacters(in: .whitespacesAndNewlines)
             guard hash.hasPrefix("$2") else { throw HarnessError("python3 crypt: \(hash)") }
             // Relative paths: resolved against the web config's directory.
             webConfig = try dir.write("web.yml", """
@@ -53,13 +54,13 @@ import Glibc
         func file(_ name: String) -> String { "\(dir.path)/web-pki/\(name)" }
 
         static func openssl(_ arguments: [String], in directory: String) async throws {
-            let result = try await run("/usr/bin/env", ["sh", "-c", "cd \"$0\" && exec openssl \"$@\"", directory] + arguments)
+            let result = try await runCommand("/usr/bin/env", ["sh", "-c", "cd \"$0\" && exec openssl \"$@\"", directory] + arguments)
             guard result.status == 0 else { throw HarnessError("openssl \(arguments.joined(separator: " ")): \(result.output)") }
         }
 
         /// curl's HTTP status for `url` (0 when no HTTP response came back).
         func curlStatus(_ url: String, _ options: [String]) async throws -> (status: Int, output: String) {
-            let result = try await run("/usr/bin/curl", ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "\nHTTP_CODE=%{http_code}\n", "--cacert", file("ca.crt")] + options + [url])
+            let result = try await runCommand("/usr/bin/curl", ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "\nHTTP_CODE=%{http_code}\n", "--cacert", file("ca.crt")] + options + [url])
             let code = result.output.split(separator: "\n").first { $0.hasPrefix("HTTP_CODE=") }.flatMap { Int($0.dropFirst(10)) } ?? 0
             return (code, result.output)
         }
@@ -123,7 +124,7 @@ import Glibc
         #expect(ups["no_client_cert"] == 0, "\(ups)")
 
         // The refusals are counted, by reason, on the exporter's own /metrics.
-        let body = try await run("/usr/bin/curl", ["-sS", "--cacert", setup.file("ca.crt")] + authorized + [url]).output
+        let body = try await runCommand("/usr/bin/curl", ["-sS", "--cacert", setup.file("ca.crt")] + authorized + [url]).output
         #expect(sampleValue(body, "kube_scheduler_exporter_http_requests_rejected_total", "reason=\"unauthorized\"") ?? 0 >= 4, "\(body.suffix(2000))")
         #expect(sampleValue(body, "kube_scheduler_exporter_http_requests_rejected_total", "reason=\"tls\"") ?? 0 >= 4)
         #expect(sampleValue(body, "kube_scheduler_up") != nil)
@@ -161,12 +162,12 @@ import Glibc
             "/nonexistent/web.yml",
         ]
         for path in cases {
-            let result = try await run(exporter, ["--target", "https://127.0.0.1:1", "--web.listen-address", "127.0.0.1:0", "--web.config.file", path])
+            let result = try await runCommand(exporter, ["--target", "https://127.0.0.1:1", "--web.listen-address", "127.0.0.1:0", "--web.config.file", path])
             #expect(result.status == 2, "\(path): \(result.output)")
             #expect(result.output.split(separator: "\n").count == 1, "\(result.output)")
             #expect(!result.output.contains("hunter2"))
         }
-        let help = try await run(exporter, ["--help"])
+        let help = try await runCommand(exporter, ["--help"])
         #expect(help.output.contains("--web.config.file"))
         #expect(help.output.contains("/healthz"))
     }

@@ -70,3 +70,11 @@ public func runProcessBlocking(
     let read = { (name: String) in FileManager.default.contents(atPath: scratch.appendingPathComponent(name).path) ?? Data() }
     return FinishedProcess(status: process.terminationStatus, stdout: read("stdout"), stderr: mergeStderr ? Data() : read("stderr"))
 }
+
+/// `runProcess` with stderr merged into stdout, as text: what most tests want from a command.
+public func runCommand(
+    _ executable: String, _ arguments: [String], input: String? = nil, directory: String? = nil
+) async throws -> (status: Int32, output: String) {
+    let result = try await runProcess(executable, arguments, input: input.map { Data($0.utf8) }, directory: directory, mergeStderr: true)
+    return (result.status, result.stdoutText)
+}

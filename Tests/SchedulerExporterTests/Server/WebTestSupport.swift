@@ -29,13 +29,6 @@ struct CommandFailure: Error, CustomStringConvertible {
     let description: String
 }
 
-/// Runs a program and returns its exit status and combined output.
-@discardableResult
-func execute(_ executable: String, _ arguments: [String], in directory: String? = nil) async throws -> (status: Int32, output: String) {
-    let result = try await runProcess(executable, arguments, directory: directory, mergeStderr: true)
-    return (result.status, result.stdoutText)
-}
-
 /// A throw-away PKI: a CA with a server certificate for 127.0.0.1 and a client certificate, and
 /// an unrelated CA with its own server and client certificates. Made by the simulator's
 /// openssl-based certificate tool, as every test PKI here is.
@@ -67,7 +60,7 @@ final class WebPKI {
 /// A bcrypt hash made by Python's crypt module (the system libcrypt, not the code under test).
 func pythonBcrypt(_ password: String, cost: Int = 4) async throws -> String {
     let script = "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=\(1 << cost))))"
-    let result = try await execute("/usr/bin/python3", ["-W", "ignore", "-c", script, password])
+    let result = try await runCommand("/usr/bin/python3", ["-W", "ignore", "-c", script, password])
     let hash = result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     guard result.status == 0, hash.hasPrefix("$2") else { throw CommandFailure(description: "python3 crypt: \(result.output)") }
     return hash
@@ -86,7 +79,7 @@ struct CurlResult {
 func curl(_ url: String, _ options: [String] = [], in directory: ScratchDirectory) async throws -> CurlResult {
     let headerFile = directory.file("headers-\(UUID().uuidString)")
     let bodyFile = directory.file("body-\(UUID().uuidString)")
-    let result = try await execute("/usr/bin/curl", ["-sS", "--max-time", "10", "-D", headerFile, "-o", bodyFile,
+    let result = try await runCommand("/usr/bin/curl", ["-sS", "--max-time", "10", "-D", headerFile, "-o", bodyFile,
                                                "-w", "\nHTTP_CODE=%{http_code}\n"] + options + [url])
     var headers: [String: String] = [:]
     if let text = try? String(contentsOfFile: headerFile, encoding: .utf8) {
