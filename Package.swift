@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess.git", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // libcurl and libssl, imported as they are; shim.h holds typed wrappers for the
@@ -67,6 +69,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             resources: [.copy("Fixtures")]
         ),
@@ -79,12 +83,14 @@ let package = Package(
         ),
         .executableTarget(name: "exposition-bench", dependencies: ["Exposition"]),
 
-        // What tests share: child processes run off the cooperative pool, reserved loopback ports.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // What tests share: child processes that never stall the test pool, reserved loopback ports.
+        .target(name: "TestSupport", dependencies: [
+            .product(name: "Subprocess", package: "swift-subprocess"), .product(name: "SystemPackage", package: "swift-system"),
+        ], path: "Tests/TestSupport"),
         .testTarget(name: "ExpositionTests", dependencies: ["Exposition", "TestSupport"]),
         // Servers/ holds the Python test servers the tests run as processes (found via #filePath).
         .testTarget(name: "CurlHTTPTests", dependencies: ["CurlHTTP", "TestSupport"], exclude: ["Servers"]),
-        .testTarget(name: "SchedulingLatencyTests", dependencies: ["SchedulingLatency", "Exposition"], exclude: ["Servers"]),
+        .testTarget(name: "SchedulingLatencyTests", dependencies: ["SchedulingLatency", "Exposition", "TestSupport"], exclude: ["Servers"]),
         .testTarget(name: "SchedulerSimulatorTests", dependencies: ["SchedulerSimulator", "TestSupport"]),
         .testTarget(name: "SchedulerExporterTests", dependencies: [
             "SchedulerExporter", "SchedulerSimulator", "CurlHTTP", "Exposition", "TestSupport", .product(name: "CompressNIO", package: "compress-nio"),

@@ -42,7 +42,7 @@ public final class SchedulerSimulator: Sendable {
     public func start() async throws -> [SimulatorListener] {
         if running.withLock({ $0 != nil }) { throw SimulatorError.alreadyStarted }
         let engine = try SimulatorEngine(configuration: configuration)
-        let material = try ServingMaterial.prepare(configuration)
+        let material = try await ServingMaterial.prepare(configuration)
         let tls = try SimulatorServer.makeTLSContext(material: material, maximumVersion: configuration.tlsMaximumVersion)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var channels: [Channel] = []

@@ -1,12 +1,14 @@
 import Foundation
+import Subprocess
+import SystemPackage
 
 public enum CertificateToolError: Error, CustomStringConvertible {
-    case opensslFailed(arguments: [String], status: Int32, stderr: String)
+    case opensslFailed(arguments: [String], status: String, stderr: String)
 
     public var description: String {
         switch self {
         case .opensslFailed(let arguments, let status, let stderr):
-            return "openssl \(arguments.first ?? "") exited \(status): \(stderr)"
+            return "openssl \(arguments.first ?? "") failed (\(status)): \(stderr)"
         }
     }
 }
@@ -25,10 +27,10 @@ public struct OpenSSLCertificateTool: Sendable {
     /// A self-signed CA (EC P-256), valid for `validDays` from now.
     public func makeCertificateAuthority(
         certificatePath: String, keyPath: String, commonName: String, validDays: Int = 3650
-    ) throws {
-        try withWorkspace { workspace in
+    ) async throws {
+        try await withWorkspace { workspace in
             let config = try writeConfig(in: workspace, usage: .server, subjectAltNames: [])
-            try run([
+            try await run([
                 "req", "-x509", "-new", "-config", config, "-extensions", "ca_ext", "-newkey", "ec",
                 "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", keyPath, "-out", certificatePath,
                 "-days", String(validDays), "-subj", "/CN=\(commonName)",
@@ -41,15 +43,15 @@ public struct OpenSSLCertificateTool: Sendable {
     public func issueCertificate(
         caCertificatePath: String, caKeyPath: String, certificatePath: String, keyPath: String,
         commonName: String, subjectAltNames: [String], usage: Usage, notBefore: Date, notAfter: Date
-    ) throws {
-        try withWorkspace { workspace in
+    ) async throws {
+        try await withWorkspace { workspace in
             let config = try writeConfig(in: workspace, usage: usage, subjectAltNames: subjectAltNames)
             let csr = workspace + "/leaf.csr"
-            try run([
+            try await run([
                 "req", "-new", "-config", config, "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                 "-nodes", "-keyout", keyPath, "-out", csr, "-subj", "/CN=\(commonName)",
             ])
-            try run([
+            try await run([
                 "ca", "-batch", "-config", config, "-name", "sim_ca", "-in", csr, "-out", certificatePath,
                 "-cert", caCertificatePath, "-keyfile", caKeyPath, "-startdate", Self.generalizedTime(notBefore),
                 "-enddate", Self.generalizedTime(notAfter), "-extensions", "leaf_ext", "-notext",
@@ -66,12 +68,12 @@ public struct OpenSSLCertificateTool: Sendable {
             Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec))
     }
 
-    private func withWorkspace<T>(_ body: (String) throws -> T) throws -> T {
+    private func withWorkspace<T>(_ body: (String) async throws -> T) async throws -> T {
         let workspace = FileManager.default.temporaryDirectory
             .appendingPathComponent("scheduler-simulator-openssl-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: workspace, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: workspace) }
-        return try body(workspace)
+        return try await body(workspace)
     }
 
     private func writeConfig(in workspace: String, usage: Usage, subjectAltNames: [String]) throws -> String {
@@ -118,20 +120,18 @@ public struct OpenSSLCertificateTool: Sendable {
         return path
     }
 
-    private func run(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: opensslPath)
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+    /// Through swift-subprocess, not Foundation's Process: Process lists a child's inherited
+    /// descriptors before it spawns, so descriptors another thread opens meanwhile (including the
+    /// socket Process watches to learn that a child exited) leak into that other child. Waiting for
+    /// openssl then waited for an unrelated long-lived child (a test server, up to its 600 s
+    /// lifetime), and with every thread of the test pool waiting so, two CI runs stalled. Subprocess
+    /// opens its descriptors close-on-exec, closes the rest in the child and waits on a pidfd.
+    private func run(_ arguments: [String]) async throws {
+        let result = try await Subprocess.run(
+            .path(FilePath(opensslPath)), arguments: Arguments(arguments), output: .discarded, error: .string(limit: 64 * 1024))
+        guard case .exited(0) = result.terminationStatus else {
             throw CertificateToolError.opensslFailed(
-                arguments: arguments, status: process.terminationStatus,
-                stderr: String(decoding: stderr, as: UTF8.self))
+                arguments: arguments, status: result.terminationStatus.description, stderr: result.standardError ?? "")
         }
     }
 }
@@ -155,7 +155,7 @@ public struct ServingMaterial: Sendable, Equatable {
     /// Generates into (or reuses from) the configured cert dir: `ca.crt`/`ca.key`, `serving.crt`/`serving.key`
     /// and, unless a client CA file is given, `client-ca.crt`/`client-ca.key` and
     /// `exporter-client.crt`/`exporter-client.key`. The serving pair is remade when its validity knobs change.
-    static func prepare(_ configuration: SimulatorConfiguration) throws -> ServingMaterial {
+    static func prepare(_ configuration: SimulatorConfiguration) async throws -> ServingMaterial {
         let tool = OpenSSLCertificateTool()
         let directory = configuration.certificateDirectory
             ?? FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -176,7 +176,7 @@ public struct ServingMaterial: Sendable, Equatable {
             material.caCertificatePath = nil
         } else {
             if !fileManager.fileExists(atPath: path("ca.crt")) || !fileManager.fileExists(atPath: path("ca.key")) {
-                try tool.makeCertificateAuthority(
+                try await tool.makeCertificateAuthority(
                     certificatePath: path("ca.crt"), keyPath: path("ca.key"),
                     commonName: "kube-scheduler-simulator-ca")
             }
@@ -193,7 +193,7 @@ public struct ServingMaterial: Sendable, Equatable {
             if previous != window.2 || !fileManager.fileExists(atPath: path("serving.crt"))
                 || !fileManager.fileExists(atPath: path("serving.key"))
             {
-                try tool.issueCertificate(
+                try await tool.issueCertificate(
                     caCertificatePath: path("ca.crt"), caKeyPath: path("ca.key"),
                     certificatePath: path("serving.crt"), keyPath: path("serving.key"), commonName: "kube-scheduler",
                     subjectAltNames: servingSubjectAltNames, usage: .server, notBefore: window.0, notAfter: window.1)
@@ -205,13 +205,13 @@ public struct ServingMaterial: Sendable, Equatable {
             material.clientCACertificatePath = clientCA
         } else {
             if !fileManager.fileExists(atPath: path("client-ca.crt")) || !fileManager.fileExists(atPath: path("client-ca.key")) {
-                try tool.makeCertificateAuthority(
+                try await tool.makeCertificateAuthority(
                     certificatePath: path("client-ca.crt"), keyPath: path("client-ca.key"),
                     commonName: "kube-scheduler-simulator-client-ca")
             }
             if !fileManager.fileExists(atPath: path("exporter-client.crt")) {
                 let now = Date()
-                try tool.issueCertificate(
+                try await tool.issueCertificate(
                     caCertificatePath: path("client-ca.crt"), caKeyPath: path("client-ca.key"),
                     certificatePath: path("exporter-client.crt"), keyPath: path("exporter-client.key"),
                     commonName: "exporter", subjectAltNames: [], usage: .client,

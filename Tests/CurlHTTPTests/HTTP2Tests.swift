@@ -98,12 +98,15 @@ struct HTTP2Tests {
 /// nghttpd on a free port; it cannot report an ephemeral one, so a free one is handed over.
 private func startNGHTTPD(docroot: String, pki: TestPKI) throws -> (Process, Int) {
     let port = try RefusingPort().port
-    let server = Process()
-    server.executableURL = URL(fileURLWithPath: nghttpdPath)
-    server.arguments = ["-a", "127.0.0.1", "-d", docroot, String(port), pki.serverKey, pki.serverCert]
-    server.standardOutput = FileHandle.nullDevice
-    server.standardError = FileHandle.nullDevice
-    try server.run()
+    let server = try spawnLongLived {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: nghttpdPath)
+        server.arguments = ["-a", "127.0.0.1", "-d", docroot, String(port), pki.serverKey, pki.serverCert]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        return server
+    }
     return (server, port)
 }
 

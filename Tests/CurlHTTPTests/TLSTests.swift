@@ -23,7 +23,7 @@ import Testing
         #expect(leaf.subject.contains("kube-scheduler"))
         #expect(leaf.issuer.contains("CurlHTTP Test CA"))
         #expect(!leaf.isSelfSigned)
-        let expected = try pki.validity(of: pki.serverCert)
+        let expected = try await pki.validity(of: pki.serverCert)
         #expect(leaf.notBefore == expected.notBefore)
         #expect(leaf.notAfter == expected.notAfter)
     }
@@ -81,7 +81,7 @@ import Testing
         #expect(response.status == 200)
         // The chain is still reported, so the exporter can show the expiry it did not enforce.
         let leaf = try #require(response.certificates.first)
-        #expect(try leaf.notAfter == pki.validity(of: pki.expiredCert).notAfter)
+        #expect(try await pki.validity(of: pki.expiredCert).notAfter == leaf.notAfter)
 
         // Host name checks are off too: this name is not in the certificate.
         let wrongName = TLSOptions(insecureSkipVerify: true, serverName: "not-in-the-cert.test")

@@ -29,8 +29,8 @@ final class TemporaryDirectory: Sendable {
 }
 
 @discardableResult
-func run(_ arguments: [String], in directory: String) throws -> String {
-    let result = try runProcessBlocking("/usr/bin/env", arguments, directory: directory, mergeStderr: true)
+func run(_ arguments: [String], in directory: String) async throws -> String {
+    let result = try await runProcess("/usr/bin/env", arguments, directory: directory, mergeStderr: true)
     guard result.status == 0 else {
         throw TestSupportError.commandFailed("\(arguments.joined(separator: " ")): \(result.stdoutText)")
     }
@@ -51,7 +51,9 @@ final class TestPKI: Sendable {
     var clientKey: String { directory.file("client.key") }
 
     static func make() async throws -> TestPKI {
-        try await offCooperativePool { try TestPKI() }
+        let pki = try TestPKI()
+        try await pki.makeCertificates()
+        return pki
     }
 
     private init() throws {
@@ -77,9 +79,12 @@ final class TestPKI: Sendable {
             keyUsage = critical,digitalSignature
             extendedKeyUsage = clientAuth
             """.write(toFile: directory.file("client.ext"), atomically: true, encoding: .utf8)
+    }
 
+    private func makeCertificates() async throws {
+        let dir = directory.path
         for (name, subject) in [("ca", "/CN=CurlHTTP Test CA"), ("other-ca", "/CN=Unrelated Test CA")] {
-            try run([
+            try await run([
                 "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                 "-keyout", "\(name).key", "-out", "\(name).pem", "-days", "3", "-subj", subject,
                 "-config", "ca.cnf", "-extensions", "v3_ca",
@@ -91,11 +96,11 @@ final class TestPKI: Sendable {
             ("client", "/CN=exporter", "client.ext", "2"),
         ]
         for (name, subject, extensions, days) in leaves {
-            try run([
+            try await run([
                 "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                 "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", subject,
             ], in: dir)
-            try run([
+            try await run([
                 "openssl", "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key",
                 "-set_serial", "\(Int.random(in: 1000...1_000_000))", "-days", days, "-extfile", extensions,
                 "-out", "\(name).pem",
@@ -104,8 +109,8 @@ final class TestPKI: Sendable {
     }
 
     /// notBefore / notAfter of a certificate as unix seconds, read by openssl itself (ISO 8601).
-    func validity(of certificate: String) throws -> (notBefore: Double, notAfter: Double) {
-        let text = try run(
+    func validity(of certificate: String) async throws -> (notBefore: Double, notAfter: Double) {
+        let text = try await run(
             ["openssl", "x509", "-in", certificate, "-noout", "-startdate", "-enddate", "-dateopt", "iso_8601"],
             in: directory.path)
         var values: [String: Double] = [:]

@@ -29,17 +29,22 @@ struct HarnessError: Error, CustomStringConvertible {
 /// A child process whose stdout and stderr are collected; killed when the test is done.
 final class ChildProcess: @unchecked Sendable {
     // @unchecked: output is appended by the reader thread and read under `lock`.
-    let process = Process()
+    let process: Process
     private let lock = NSLock()
     private var output = ""
 
     init(_ executable: String, _ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
+        let pipe: Pipe
+        (process, pipe) = try spawnLongLived {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            return (process, pipe)
+        }
         // Blocking reads on a thread of its own until end of file, not `readabilityHandler`: on
         // Linux, tearing down the dispatch read source behind it can crash libdispatch's event loop
         // (swift-corelibs-libdispatch#949), which took down a whole test run here once.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SchedulerSimulator
 
 /// The `scheduler-simulator` binary built next to the test bundle, when it was built.
@@ -18,25 +19,33 @@ enum SimulatorBinary {
     func printsListenersServesAndExitsOnSIGTERM() async throws {
         let scratch = try ScratchDirectory()
         try Data("\(RunningSimulator.exporterToken)\n".utf8).write(to: URL(fileURLWithPath: scratch.file("token")))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(SimulatorBinary.path))
-        process.arguments = [
-            "--variant", "metrics-always-allowed", "--secure-port", "0", "--insecure-port", "0",
-            "--cert-dir", scratch.file("certs"), "--token-file", scratch.file("token"),
-            "--request-log", scratch.file("requests.jsonl"),
-        ]
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let binary = try #require(SimulatorBinary.path)
+        let (process, stdout) = try spawnLongLived {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = [
+                "--variant", "metrics-always-allowed", "--secure-port", "0", "--insecure-port", "0",
+                "--cert-dir", scratch.file("certs"), "--token-file", scratch.file("token"),
+                "--request-log", scratch.file("requests.jsonl"),
+            ]
+            let stdout = Pipe()
+            process.standardOutput = stdout
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return (process, stdout)
+        }
         defer { if process.isRunning { process.terminate() } }
 
-        // Read until the listener lines and the certificate line arrived.
-        var output = ""
-        while !output.contains("exporter client certificate") {
-            let chunk = stdout.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            output += String(decoding: chunk, as: UTF8.self)
+        // Read until the listener lines and the certificate line arrived (blocking reads, so off
+        // the test pool).
+        let output = try await offCooperativePool {
+            var output = ""
+            while !output.contains("exporter client certificate") {
+                let chunk = stdout.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                output += String(decoding: chunk, as: UTF8.self)
+            }
+            return output
         }
         let lines = output.split(separator: "\n").map(String.init)
         let secure = try #require(lines.first { $0.hasPrefix("scheduler-simulator listening on https://127.0.0.1:") })

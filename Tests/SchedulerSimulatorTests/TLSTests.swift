@@ -87,10 +87,10 @@ import TestSupport
         let tool = OpenSSLCertificateTool()
         let now = Date()
         for name in ["trusted", "foreign"] {
-            try tool.makeCertificateAuthority(
+            try await tool.makeCertificateAuthority(
                 certificatePath: scratch.file("\(name)-ca.crt"), keyPath: scratch.file("\(name)-ca.key"),
                 commonName: "\(name) client CA")
-            try tool.issueCertificate(
+            try await tool.issueCertificate(
                 caCertificatePath: scratch.file("\(name)-ca.crt"), caKeyPath: scratch.file("\(name)-ca.key"),
                 certificatePath: scratch.file("\(name).crt"), keyPath: scratch.file("\(name).key"),
                 commonName: "exporter", subjectAltNames: [], usage: .client,
@@ -121,9 +121,9 @@ import TestSupport
     @Test func providedServingCertificateIsUsed() async throws {
         let scratch = try ScratchDirectory()
         let tool = OpenSSLCertificateTool()
-        try tool.makeCertificateAuthority(
+        try await tool.makeCertificateAuthority(
             certificatePath: scratch.file("ca.crt"), keyPath: scratch.file("ca.key"), commonName: "own CA")
-        try tool.issueCertificate(
+        try await tool.issueCertificate(
             caCertificatePath: scratch.file("ca.crt"), caKeyPath: scratch.file("ca.key"),
             certificatePath: scratch.file("own.crt"), keyPath: scratch.file("own.key"), commonName: "own",
             subjectAltNames: ["IP:127.0.0.1"], usage: .server, notBefore: Date().addingTimeInterval(-60),
@@ -156,5 +156,76 @@ import TestSupport
         try await simulator.stop()
         #expect(!FileManager.default.fileExists(atPath: directory))
         #expect(simulator.servingMaterial == nil)
+    }
+}
+
+@Suite struct CertificateToolTests {
+    /// The stall that failed two CI runs: Foundation's Process lists a child's inherited descriptors
+    /// before spawning it, so descriptors another thread opens meanwhile leak into that child,
+    /// including the socket Process watches to learn that its own child exited. Here a thread keeps
+    /// spawning children that live 60 s (as the test servers do) while the tool makes certificates.
+    /// Had a tool call's descriptors leaked into one of them, the call would have returned only once
+    /// that child exited, so every child must still be running when the tool is done.
+    @Test func returnsWhileChildrenSpawnedMeanwhileStillRun() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let spawner = LongLivedChildren()
+        defer { spawner.killAll() }
+        Thread { spawner.spawnUntilStopped() }.start()
+        let tool = OpenSSLCertificateTool()
+        for index in 0..<100 {
+            try await tool.makeCertificateAuthority(
+                certificatePath: scratch.file("ca\(index).crt"), keyPath: scratch.file("ca\(index).key"), commonName: "CA \(index)")
+        }
+        try await offCooperativePool { spawner.stop() }
+        let children = spawner.spawned()
+        #expect(children.count > 0)
+        #expect(children.filter { !$0.isRunning }.count == 0, "a certificate call waited for an unrelated child to exit")
+    }
+}
+
+/// Children spawned back to back, each `sleep 60`, until stopped or 400 are running (a leak shows
+/// within the first hundred here); killed when the test ends.
+private final class LongLivedChildren: @unchecked Sendable {
+    // @unchecked: `children` and `stopped` are only touched under `lock`.
+    private let lock = NSLock()
+    private var children: [Process] = []
+    private var stopped = false
+    private let finished = NSCondition()
+    private var running = true
+
+    func spawnUntilStopped() {
+        defer { finished.withLock { running = false; finished.broadcast() } }
+        while !lock.withLock({ stopped || children.count >= 400 }) {
+            // Through the same lock as every long-lived child of the test process, so these
+            // take no descriptor of another test's children; only the tool's could leak in.
+            let spawned = try? spawnLongLived {
+                let child = Process()
+                child.executableURL = URL(fileURLWithPath: "/bin/sleep")
+                child.arguments = ["60"]
+                child.standardOutput = FileHandle.nullDevice
+                child.standardError = FileHandle.nullDevice
+                try child.run()
+                return child
+            }
+            guard let child = spawned else { return }
+            lock.withLock { children.append(child) }
+            usleep(1_000)
+        }
+    }
+
+    /// Returns once the spawning thread has finished its last spawn.
+    func stop() {
+        lock.withLock { stopped = true }
+        finished.withLock { while running { finished.wait() } }
+    }
+
+    func spawned() -> [Process] { lock.withLock { children } }
+
+    func killAll() {
+        for child in spawned() where child.isRunning {
+            kill(child.processIdentifier, SIGKILL)
+            child.waitUntilExit()
+        }
     }
 }

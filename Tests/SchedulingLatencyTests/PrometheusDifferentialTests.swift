@@ -1,6 +1,7 @@
 import Exposition
 import Foundation
 import Testing
+import TestSupport
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -402,13 +403,15 @@ private func serverScriptPath() -> String {
 private func startProcess(_ executable: String, _ arguments: [String], log: URL) throws -> Process {
     FileManager.default.createFile(atPath: log.path, contents: nil)
     let output = try FileHandle(forWritingTo: log)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    return process
+    return try spawnLongLived {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        return process
+    }
 }
 
 /// SIGTERM, then SIGKILL after 5 s; never waits unbounded.

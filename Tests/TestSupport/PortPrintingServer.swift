@@ -9,6 +9,7 @@ public final class PortPrintingServer: @unchecked Sendable {
     public let port: Int
     private let process: Process
     private let stdinPipe: Pipe
+    private let stdoutPipe: Pipe
 
     /// Starts `python3 script arguments...` off the cooperative pool (Python takes a while to start
     /// when hundreds of tests spawn at once) and waits for the port line.
@@ -17,14 +18,17 @@ public final class PortPrintingServer: @unchecked Sendable {
     }
 
     private init(command: [String]) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        stdinPipe = Pipe()
-        let stdoutPipe = Pipe()
-        process.standardInput = stdinPipe
-        process.standardOutput = stdoutPipe
-        try process.run()
+        (process, stdinPipe, stdoutPipe) = try spawnLongLived {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: command[0])
+            process.arguments = Array(command.dropFirst())
+            let stdinPipe = Pipe()
+            let stdoutPipe = Pipe()
+            process.standardInput = stdinPipe
+            process.standardOutput = stdoutPipe
+            try process.run()
+            return (process, stdinPipe, stdoutPipe)
+        }
         // Up to the first newline only, never to end of file: the server keeps stdout open.
         var firstLine = Data()
         while !firstLine.contains(UInt8(ascii: "\n")) {

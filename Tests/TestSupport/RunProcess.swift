@@ -1,7 +1,10 @@
 import Foundation
+import Subprocess
+import SystemPackage
 
 /// A child process that ran to completion.
 public struct FinishedProcess: Sendable {
+    /// The exit code, or 128 + the signal that ended it, as a shell reports it.
     public var status: Int32
     public var stdout: Data
     /// Empty when stderr was merged into stdout.
@@ -13,62 +16,43 @@ public struct FinishedProcess: Sendable {
 
 public struct SetupFailure: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
-/// Runs blocking work (spawning and waiting for processes) on a thread of its own. The tests run in
-/// parallel on a cooperative pool as wide as the machine (2 threads here); blocking it stalls every
-/// other test, and on a slow CI machine that stall outlasted the test servers' lifetimes.
+/// Runs blocking work (spawning long-lived children, reading their first line) on a thread of its
+/// own. The tests run in parallel on a cooperative pool as wide as the machine (2 threads here);
+/// blocking it stalls every other test.
 public func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try work() }) }.start()
     }
 }
 
-/// Runs a program to completion off the cooperative pool. See `runProcessBlocking`.
+/// Runs a program to completion through swift-subprocess, never Foundation's Process: Process lists
+/// a child's inherited descriptors before it spawns, so descriptors another thread opens meanwhile
+/// leak into that child, among them the socket Process watches to learn that its own child exited.
+/// A run then waited for an unrelated long-lived child (a test server, up to its 600 s lifetime),
+/// and with both threads of the test pool waiting so, two CI runs stalled. Subprocess opens its
+/// descriptors close-on-exec, closes the rest in the child and waits on a pidfd.
 public func runProcess(
     _ executable: String, _ arguments: [String], input: Data? = nil, directory: String? = nil, mergeStderr: Bool = false
 ) async throws -> FinishedProcess {
-    try await offCooperativePool {
-        try runProcessBlocking(executable, arguments, input: input, directory: directory, mergeStderr: mergeStderr)
-    }
-}
-
-/// Runs a program to completion and returns its status and output. Input and output go through
-/// files, not pipes, so the wait depends on nothing but the child's exit: not on a reader keeping
-/// up with a chatty child, nor on every copy of a pipe's write end being closed.
-public func runProcessBlocking(
-    _ executable: String, _ arguments: [String], input: Data? = nil, directory: String? = nil, mergeStderr: Bool = false
-) throws -> FinishedProcess {
-    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("run-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: scratch) }
-    func handle(_ name: String, contents: Data? = nil, forWriting: Bool) throws -> FileHandle {
-        let path = scratch.appendingPathComponent(name).path
-        guard FileManager.default.createFile(atPath: path, contents: contents),
-              let handle = forWriting ? FileHandle(forWritingAtPath: path) : FileHandle(forReadingAtPath: path)
-        else { throw SetupFailure(description: "cannot create \(path)") }
-        return handle
-    }
-
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let stdin = try handle("stdin", contents: input ?? Data(), forWriting: false)
-    let stdout = try handle("stdout", forWriting: true)
-    let stderr = mergeStderr ? stdout : try handle("stderr", forWriting: true)
-    defer { for handle in [stdin, stdout, stderr] { try? handle.close() } }
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
+    let limit = 256 * 1024 * 1024
+    let workingDirectory = directory.map { FilePath($0) }
     do {
-        try process.run()
-    } catch {
+        if mergeStderr {
+            let result = try await run(
+                .path(FilePath(executable)), arguments: Arguments(arguments), workingDirectory: workingDirectory,
+                input: .data(input ?? Data()), output: .data(limit: limit), error: .combinedWithOutput)
+            return FinishedProcess(status: result.terminationStatus.shellStatus, stdout: result.standardOutput, stderr: Data())
+        }
+        let result = try await run(
+            .path(FilePath(executable)), arguments: Arguments(arguments), workingDirectory: workingDirectory,
+            input: .data(input ?? Data()), output: .data(limit: limit), error: .data(limit: limit))
+        return FinishedProcess(status: result.terminationStatus.shellStatus, stdout: result.standardOutput, stderr: result.standardError)
+    } catch let error as SubprocessError {
         throw SetupFailure(description: "cannot run \(executable): \(error)")
     }
-    process.waitUntilExit()
-    let read = { (name: String) in FileManager.default.contents(atPath: scratch.appendingPathComponent(name).path) ?? Data() }
-    return FinishedProcess(status: process.terminationStatus, stdout: read("stdout"), stderr: mergeStderr ? Data() : read("stderr"))
 }
 
 /// `runProcess` with stderr merged into stdout, as text: what most tests want from a command.
@@ -78,3 +62,23 @@ public func runCommand(
     let result = try await runProcess(executable, arguments, input: input.map { Data($0.utf8) }, directory: directory, mergeStderr: true)
     return (result.status, result.stdoutText)
 }
+
+extension TerminationStatus {
+    var shellStatus: Int32 {
+        switch self {
+        case .exited(let code): code
+        case .signaled(let signal): 128 + signal
+        }
+    }
+}
+
+/// Spawns a long-lived child with Foundation's Process (which, unlike Subprocess, lets a child
+/// outlive the call that started it). `spawn` must create the child's pipes and call `run()`: all
+/// such spawns take one lock, so no Foundation spawn can list descriptors while another creates its
+/// pipes or its exit-watching socket, and none of those leak into an unrelated child. Subprocess's
+/// descriptors are close-on-exec and never leak.
+public func spawnLongLived<T>(_ spawn: () throws -> T) rethrows -> T {
+    try foundationSpawnLock.withLock(spawn)
+}
+
+private let foundationSpawnLock = NSLock()

@@ -14,12 +14,12 @@ struct FaultPKI {
     var untrustedCert: String { "\(directory)/untrusted.pem" }
     var untrustedKey: String { "\(directory)/untrusted.key" }
 
-    init(in dir: TempDirectory) throws {
+    init(in dir: TempDirectory) async throws {
         directory = "\(dir.path)/fault-pki"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let tool = OpenSSLCertificateTool()
         for (name, commonName) in [("ca", "Fault Test CA"), ("other-ca", "Unknown Test CA")] {
-            try tool.makeCertificateAuthority(certificatePath: "\(directory)/\(name).pem", keyPath: "\(directory)/\(name).key",
+            try await tool.makeCertificateAuthority(certificatePath: "\(directory)/\(name).pem", keyPath: "\(directory)/\(name).key",
                                               commonName: commonName, validDays: 3)
         }
         let now = Date()
@@ -27,7 +27,7 @@ struct FaultPKI {
         for (name, issuer, notBefore, notAfter) in [("server", "ca", now - day, now + 2 * day),
                                                     ("expired", "ca", now - 3 * day, now - day),
                                                     ("untrusted", "other-ca", now - day, now + 2 * day)] {
-            try tool.issueCertificate(caCertificatePath: "\(directory)/\(issuer).pem", caKeyPath: "\(directory)/\(issuer).key",
+            try await tool.issueCertificate(caCertificatePath: "\(directory)/\(issuer).pem", caKeyPath: "\(directory)/\(issuer).key",
                                       certificatePath: "\(directory)/\(name).pem", keyPath: "\(directory)/\(name).key",
                                       commonName: "kube-scheduler", subjectAltNames: ["IP:127.0.0.1", "IP:127.0.0.2", "DNS:localhost"],
                                       usage: .server, notBefore: notBefore, notAfter: notAfter)

@@ -38,7 +38,7 @@ final class FaultScenario {
 
     init(simulatorArguments: [String] = []) async throws {
         dir = try TempDirectory()
-        pki = try FaultPKI(in: dir)
+        pki = try await FaultPKI(in: dir)
         simulator = try await Simulator.start(in: dir, extra: simulatorArguments)
         let hostileToken = "hostile-target-token-\(UUID().uuidString)"
         hostileTokenFile = try dir.write("hostile-token", hostileToken)

@@ -56,7 +56,7 @@ import Testing
     }
 
     @Test func requireAndVerifyClientCertTakesOnlyTheCAsClients() async throws {
-        let pki = try WebPKI()
+        let pki = try await WebPKI()
         let dir = try ScratchDirectory()
         let config = try dir.write("web.yml", """
             tls_server_config:
@@ -92,7 +92,7 @@ import Testing
     }
 
     @Test func clientAuthTypesRequestRequireAndVerifyIfGiven() async throws {
-        let pki = try WebPKI()
+        let pki = try await WebPKI()
         let dir = try ScratchDirectory()
         let trust = ["--cacert", pki.file("ca.crt")]
         let ours = ["--cert", pki.file("client.crt"), "--key", pki.file("client.key")]
@@ -124,7 +124,7 @@ import Testing
     }
 
     @Test func minVersionTLS13RefusesATLS12Client() async throws {
-        let pki = try WebPKI()
+        let pki = try await WebPKI()
         let dir = try ScratchDirectory()
         let config = try dir.write("web.yml", """
             tls_server_config: {cert_file: \(pki.file("server.crt")), key_file: \(pki.file("server.key")), min_version: TLS13}
@@ -139,7 +139,7 @@ import Testing
     }
 
     @Test func reloadTakesANewPasswordAndCertificateAndKeepsTheOldConfigOnABadEdit() async throws {
-        let pki = try WebPKI()
+        let pki = try await WebPKI()
         let dir = try ScratchDirectory()
         let first = try await pythonBcrypt("first")
         let second = try await pythonBcrypt("second")
@@ -173,7 +173,7 @@ import Testing
     }
 
     @Test func replacingOnlyTheCertificateFileIsNoticed() async throws {
-        let pki = try WebPKI()
+        let pki = try await WebPKI()
         let dir = try ScratchDirectory()
         let cert = try dir.write("tls.crt", try String(contentsOfFile: pki.file("server.crt"), encoding: .utf8))
         let key = try dir.write("tls.key", try String(contentsOfFile: pki.file("server.key"), encoding: .utf8))
@@ -189,8 +189,8 @@ import Testing
         #expect(try await curl(server.httpsURL, ["--cacert", pki.file("other-ca.crt")], in: dir).status == 200)
     }
 
-    @Test func unusableTLSFilesFailAtStartWithoutQuotingTheKey() throws {
-        let pki = try WebPKI()
+    @Test func unusableTLSFilesFailAtStartWithoutQuotingTheKey() async throws {
+        let pki = try await WebPKI()
         let dir = try ScratchDirectory()
         let keyText = try String(contentsOfFile: pki.file("server.key"), encoding: .utf8)
         let cases: [(String, String)] = [

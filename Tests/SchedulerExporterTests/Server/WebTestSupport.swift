@@ -35,11 +35,11 @@ struct CommandFailure: Error, CustomStringConvertible {
 final class WebPKI {
     let directory: ScratchDirectory
 
-    init() throws {
+    init() async throws {
         directory = try ScratchDirectory()
         let tool = OpenSSLCertificateTool()
         for (name, commonName) in [("ca", "Web Test CA"), ("other-ca", "Unrelated CA")] {
-            try tool.makeCertificateAuthority(certificatePath: directory.file("\(name).crt"), keyPath: directory.file("\(name).key"),
+            try await tool.makeCertificateAuthority(certificatePath: directory.file("\(name).crt"), keyPath: directory.file("\(name).key"),
                                               commonName: commonName, validDays: 2)
         }
         let now = Date()
@@ -47,7 +47,7 @@ final class WebPKI {
             ("server", "ca", .server), ("client", "ca", .client), ("other-server", "other-ca", .server), ("rogue-client", "other-ca", .client),
         ]
         for (name, ca, usage) in leaves {
-            try tool.issueCertificate(caCertificatePath: directory.file("\(ca).crt"), caKeyPath: directory.file("\(ca).key"),
+            try await tool.issueCertificate(caCertificatePath: directory.file("\(ca).crt"), caKeyPath: directory.file("\(ca).key"),
                                       certificatePath: directory.file("\(name).crt"), keyPath: directory.file("\(name).key"),
                                       commonName: name, subjectAltNames: usage == .server ? ["IP:127.0.0.1", "DNS:localhost"] : [],
                                       usage: usage, notBefore: now - 3_600, notAfter: now + 2 * 86_400)
