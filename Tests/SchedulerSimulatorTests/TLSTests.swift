@@ -161,71 +161,77 @@ import TestSupport
 
 @Suite struct CertificateToolTests {
     /// The stall that failed two CI runs: Foundation's Process lists a child's inherited descriptors
-    /// before spawning it, so descriptors another thread opens meanwhile leak into that child,
-    /// including the socket Process watches to learn that its own child exited. Here a thread keeps
-    /// spawning children that live 60 s (as the test servers do) while the tool makes certificates.
-    /// Had a tool call's descriptors leaked into one of them, the call would have returned only once
-    /// that child exited, so every child must still be running when the tool is done.
-    @Test func returnsWhileChildrenSpawnedMeanwhileStillRun() async throws {
+    /// before spawning it, so descriptors another thread opened meanwhile leaked into that child,
+    /// including the socket Process watches to learn that its own child exited; openssl runs then
+    /// waited until an unrelated test server died. Here a thread keeps spawning children that
+    /// inherit every descriptor not marked close-on-exec and live until killed, while the tool makes
+    /// certificates. The tool must finish before those children are killed; the watchdog that kills
+    /// them after 120 s only keeps a regression from hanging the suite.
+    @Test func finishesWhileChildrenInheritingOpenDescriptorsLive() async throws {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
-        let spawner = LongLivedChildren()
-        defer { spawner.killAll() }
-        Thread { spawner.spawnUntilStopped() }.start()
+        let holders = DescriptorInheritingChildren()
+        defer { holders.killAll() }
+        Thread { holders.spawnUntilKilled() }.start()
+        let watchdog = Task {
+            try? await Task.sleep(for: .seconds(120))
+            holders.killAll()
+        }
         let tool = OpenSSLCertificateTool()
-        for index in 0..<100 {
+        for index in 0..<20 {
             try await tool.makeCertificateAuthority(
                 certificatePath: scratch.file("ca\(index).crt"), keyPath: scratch.file("ca\(index).key"), commonName: "CA \(index)")
         }
-        try await offCooperativePool { spawner.stop() }
-        let children = spawner.spawned()
-        #expect(children.count > 0)
-        #expect(children.filter { !$0.isRunning }.count == 0, "a certificate call waited for an unrelated child to exit")
+        let killedFirst = holders.killAll()
+        watchdog.cancel()
+        #expect(holders.spawnedCount > 0)
+        #expect(!killedFirst, "a certificate call waited for a child holding one of its descriptors")
     }
 }
 
-/// Children spawned back to back, each `sleep 60`, until stopped or 400 are running (a leak shows
-/// within the first hundred here); killed when the test ends.
-private final class LongLivedChildren: @unchecked Sendable {
-    // @unchecked: `children` and `stopped` are only touched under `lock`.
+/// Children (`sleep infinity`) spawned every 2 ms with no file actions, so each inherits every
+/// descriptor of this process not marked close-on-exec, until killed. Spawned under
+/// `spawnLongLived`'s lock so they take nothing from another test's long-lived children.
+private final class DescriptorInheritingChildren: @unchecked Sendable {
+    // @unchecked: all state is touched under `lock`.
     private let lock = NSLock()
-    private var children: [Process] = []
-    private var stopped = false
-    private let finished = NSCondition()
-    private var running = true
+    private var pids: [pid_t] = []
+    private var killed = false
+    private var count = 0
 
-    func spawnUntilStopped() {
-        defer { finished.withLock { running = false; finished.broadcast() } }
-        while !lock.withLock({ stopped || children.count >= 400 }) {
-            // Through the same lock as every long-lived child of the test process, so these
-            // take no descriptor of another test's children; only the tool's could leak in.
-            let spawned = try? spawnLongLived {
-                let child = Process()
-                child.executableURL = URL(fileURLWithPath: "/bin/sleep")
-                child.arguments = ["60"]
-                child.standardOutput = FileHandle.nullDevice
-                child.standardError = FileHandle.nullDevice
-                try child.run()
-                return child
+    var spawnedCount: Int { lock.withLock { count } }
+
+    func spawnUntilKilled() {
+        while lock.withLock({ !killed && count < 200 }) {
+            var pid: pid_t = 0
+            let spawned: Int32 = spawnLongLived {
+                var argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("infinity"), nil]
+                defer { argv.forEach { free($0) } }
+                return posix_spawn(&pid, "/bin/sleep", nil, nil, &argv, environ)
             }
-            guard let child = spawned else { return }
-            lock.withLock { children.append(child) }
-            usleep(1_000)
+            guard spawned == 0 else { return }
+            let keep = lock.withLock {
+                count += 1
+                if killed { return false }
+                pids.append(pid)
+                return true
+            }
+            if !keep { kill(pid, SIGKILL); waitpid(pid, nil, 0) }
+            usleep(2_000)
         }
     }
 
-    /// Returns once the spawning thread has finished its last spawn.
-    func stop() {
-        lock.withLock { stopped = true }
-        finished.withLock { while running { finished.wait() } }
-    }
-
-    func spawned() -> [Process] { lock.withLock { children } }
-
-    func killAll() {
-        for child in spawned() where child.isRunning {
-            kill(child.processIdentifier, SIGKILL)
-            child.waitUntilExit()
+    /// Kills and reaps every child; returns whether they had been killed already.
+    @discardableResult
+    func killAll() -> Bool {
+        let (wasKilled, victims) = lock.withLock {
+            defer { killed = true; pids = [] }
+            return (killed, pids)
         }
+        for pid in victims {
+            kill(pid, SIGKILL)
+            waitpid(pid, nil, 0)
+        }
+        return wasKilled
     }
 }
