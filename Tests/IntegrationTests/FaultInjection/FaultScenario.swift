@@ -151,9 +151,13 @@ final class FaultScenario {
         let failures = errors(first, reason)
         let healthyPolls = polls(first, Self.healthy)
         let firstSuccess = value(first, "kube_scheduler_last_successful_poll_timestamp_seconds", Self.healthy) ?? 0
-        // Two more failures: the second of them started and ended inside the window.
+        // Two more failures: the second of them started and ended inside the window. The healthy
+        // target must be up in the scrape that closes it, not in the first scrape after the
+        // failures: at a fraction of a CPU (scripts/slow-machine 0.5, whole suite) a healthy poll
+        // failed once while the exporter was inflating a gzip bomb, and the window closed on it.
         let last = try await scrape {
             self.errors($0, reason) >= failures + 2
+                && self.value($0, "kube_scheduler_up", Self.healthy) == 1
                 && (hostileHangs || self.value($0, "kube_scheduler_last_successful_poll_timestamp_seconds", Self.healthy) ?? 0 > firstSuccess)
         }
         if hostileHangs {
