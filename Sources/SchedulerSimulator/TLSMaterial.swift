@@ -131,7 +131,7 @@ public struct OpenSSLCertificateTool: Sendable {
             .path(FilePath(opensslPath)), arguments: Arguments(arguments), output: .discarded, error: .string(limit: 64 * 1024))
         guard case .exited(0) = result.terminationStatus else {
             throw CertificateToolError.opensslFailed(
-                arguments: arguments, status: result.terminationStatus.description, stderr: result.standardError ?? "")
+                arguments: arguments, status: result.terminationStatus.description, stderr: result.standardError)
         }
     }
 }
