@@ -58,7 +58,6 @@ final class TestPKI: Sendable {
 
     private init() throws {
         directory = try TemporaryDirectory()
-        let dir = directory.path
         try """
             [req]
             distinguished_name = dn

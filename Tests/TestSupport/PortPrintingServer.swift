@@ -9,7 +9,6 @@ public final class PortPrintingServer: @unchecked Sendable {
     public let port: Int
     private let process: Process
     private let stdinPipe: Pipe
-    private let stdoutPipe: Pipe
 
     /// Starts `python3 script arguments...` off the cooperative pool (Python takes a while to start
     /// when hundreds of tests spawn at once) and waits for the port line.
@@ -18,6 +17,7 @@ public final class PortPrintingServer: @unchecked Sendable {
     }
 
     private init(command: [String]) throws {
+        let stdoutPipe: Pipe
         (process, stdinPipe, stdoutPipe) = try spawnLongLived {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: command[0])

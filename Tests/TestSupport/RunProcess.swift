@@ -28,12 +28,9 @@ public func offCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throw
     }
 }
 
-/// Runs a program to completion through swift-subprocess, never Foundation's Process: Process lists
-/// a child's inherited descriptors before it spawns, so descriptors another thread opens meanwhile
-/// leak into that child, among them the socket Process watches to learn that its own child exited.
-/// A run then waited for an unrelated long-lived child (a test server, up to its 600 s lifetime),
-/// and with both threads of the test pool waiting so, two CI runs stalled. Subprocess opens its
-/// descriptors close-on-exec, closes the rest in the child and waits on a pidfd.
+/// Runs a program to completion through swift-subprocess, never Foundation's Process, whose
+/// descriptors can leak into children spawned at the same moment and make its wait last until an
+/// unrelated child dies (two CI runs stalled so; docs/architecture.md has the rule).
 public func runProcess(
     _ executable: String, _ arguments: [String], input: Data? = nil, directory: String? = nil, mergeStderr: Bool = false
 ) async throws -> FinishedProcess {
