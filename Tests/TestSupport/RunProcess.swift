@@ -16,7 +16,6 @@ public struct FinishedProcess: Sendable {
 
 public struct SetupFailure: Error, CustomStringConvertible {
     public let description: String
-    public init(description: String) { self.description = description }
 }
 
 /// Runs blocking work (spawning long-lived children, reading their first line) on a thread of its
