@@ -119,5 +119,7 @@ static const long CCURL_PIPE_MULTIPLEX = CURLPIPE_MULTIPLEX;
 static const int CCURL_ERROR_SIZE = CURL_ERROR_SIZE;
 static const unsigned int CCURLU_DEFAULT_PORT = CURLU_DEFAULT_PORT;
 static const unsigned int CCURLU_NON_SUPPORT_SCHEME = CURLU_NON_SUPPORT_SCHEME;
+// TLS 1.0 at least and 1.1 at most: the handshake that proves a server still accepts them.
+static const long CCURL_SSLVERSION_LEGACY_ONLY = CURL_SSLVERSION_TLSv1_0 | CURL_SSLVERSION_MAX_TLSv1_1;
 
 #endif

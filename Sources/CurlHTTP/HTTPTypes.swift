@@ -15,6 +15,10 @@ public struct TLSOptions: Sendable, Hashable {
     /// Offer TLS 1.0 and 1.1 and OpenSSL's weakest security level too: only to OBSERVE what an
     /// old or misconfigured server negotiates (the TLS posture check), never to fetch data.
     public var allowLegacyVersions = false
+    /// Offer ONLY TLS 1.0 and 1.1 (at OpenSSL's weakest security level, over HTTP/1.1): a
+    /// handshake that succeeds proves the server accepts a broken version even when it prefers
+    /// a modern one. Only to observe, never to fetch data.
+    public var legacyOnly = false
 
     public init(
         caFile: String? = nil,

@@ -184,7 +184,14 @@ final class Transfer {
         } else if request.reconnect {
             set(ccurl_easy_setopt_long(easy, CURLOPT_FRESH_CONNECT, 1), "fresh connect")
         }
-        if tls.allowLegacyVersions {
+        if tls.legacyOnly {
+            set(ccurl_easy_setopt_long(easy, CURLOPT_SSLVERSION, CCURL_SSLVERSION_LEGACY_ONLY), "ssl version")
+            // OpenSSL 3 refuses TLS < 1.2 (SHA-1/MD5 handshake signatures) above security level 0.
+            set(ccurl_easy_setopt_string(easy, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0"), "cipher list")
+            // Go's HTTP/2 server drops a connection below TLS 1.2 (INADEQUATE_SECURITY) after a
+            // handshake that did succeed; HTTP/1.1 lets the answer show that it succeeded.
+            set(ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1)), "http version")
+        } else if tls.allowLegacyVersions {
             set(ccurl_easy_setopt_long(easy, CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_0)), "ssl version")
             set(ccurl_easy_setopt_string(easy, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0"), "cipher list")
         }

@@ -83,7 +83,9 @@ final class CloseOnErrorHandler: ChannelInboundHandler, Sendable {
 }
 
 enum SimulatorServer {
-    static func makeTLSContext(material: ServingMaterial, maximumVersion: TLSVersionLimit?) throws -> NIOSSLContext {
+    static func makeTLSContext(
+        material: ServingMaterial, minimumVersion: TLSVersionLimit? = nil, maximumVersion: TLSVersionLimit?
+    ) throws -> NIOSSLContext {
         let chain = try NIOSSLCertificate.fromPEMFile(material.certificatePath).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: material.keyPath, format: .pem)
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
@@ -91,16 +93,12 @@ enum SimulatorServer {
         // Like Go's VerifyClientCertIfGiven: no certificate is fine (anonymous or token), a bad one fails.
         configuration.certificateVerification = .optionalVerification
         configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(material.clientCACertificatePath))
+        // NIOSSL's own default minimum is TLS 1.0; a real kube-scheduler refuses anything below 1.2
+        // unless started with --tls-min-version.
+        configuration.minimumTLSVersion = (minimumVersion ?? .tls12).nioVersion
         if let maximumVersion {
-            let version: TLSVersion
-            switch maximumVersion {
-            case .tls10: version = .tlsv1
-            case .tls11: version = .tlsv11
-            case .tls12: version = .tlsv12
-            case .tls13: version = .tlsv13
-            }
-            configuration.maximumTLSVersion = version
-            if maximumVersion == .tls10 || maximumVersion == .tls11 { configuration.minimumTLSVersion = version }
+            configuration.maximumTLSVersion = maximumVersion.nioVersion
+            if maximumVersion == .tls10 || maximumVersion == .tls11 { configuration.minimumTLSVersion = maximumVersion.nioVersion }
         }
         return try NIOSSLContext(configuration: configuration)
     }
@@ -157,5 +155,16 @@ enum SimulatorServer {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+    }
+}
+
+extension TLSVersionLimit {
+    var nioVersion: TLSVersion {
+        switch self {
+        case .tls10: .tlsv1
+        case .tls11: .tlsv11
+        case .tls12: .tlsv12
+        case .tls13: .tlsv13
+        }
     }
 }

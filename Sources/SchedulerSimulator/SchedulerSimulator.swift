@@ -43,7 +43,8 @@ public final class SchedulerSimulator: Sendable {
         if running.withLock({ $0 != nil }) { throw SimulatorError.alreadyStarted }
         let engine = try SimulatorEngine(configuration: configuration)
         let material = try await ServingMaterial.prepare(configuration)
-        let tls = try SimulatorServer.makeTLSContext(material: material, maximumVersion: configuration.tlsMaximumVersion)
+        let tls = try SimulatorServer.makeTLSContext(
+            material: material, minimumVersion: configuration.tlsMinimumVersion, maximumVersion: configuration.tlsMaximumVersion)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var channels: [Channel] = []
         var listeners: [SimulatorListener] = []

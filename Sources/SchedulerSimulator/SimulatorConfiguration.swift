@@ -1,6 +1,6 @@
 import Foundation
 
-/// The highest TLS version the secure listener accepts (`--tls-max-version`).
+/// A TLS version bound of the secure listener (`--tls-min-version`, `--tls-max-version`).
 public enum TLSVersionLimit: String, Sendable, CaseIterable, Codable {
     case tls10 = "1.0"
     case tls11 = "1.1"
@@ -35,6 +35,10 @@ public struct SimulatorConfiguration: Sendable {
     public var certificateValidDays: Int?
     /// Synthesized: cap the TLS version; 1.0 or 1.1 make the listener accept only that version.
     public var tlsMaximumVersion: TLSVersionLimit?
+    /// The lowest TLS version accepted; nil = 1.2, kube-scheduler's default (Go's server default, and
+    /// what `--tls-min-version` falls back to). 1.0 is a scheduler started with
+    /// `--tls-min-version=VersionTLS10`: it still negotiates 1.3 with a client that offers it.
+    public var tlsMinimumVersion: TLSVersionLimit?
     /// Synthesized: a plain-HTTP legacy listener (as schedulers up to 1.22 had on 10251) serving /healthz,
     /// /metrics and /debug/pprof/ without authentication; 0 = ephemeral.
     public var insecurePort: Int?

@@ -50,6 +50,9 @@ struct SchedulerSimulatorCommand: AsyncParsableCommand {
     @Option(help: "(synthesized) Highest TLS version: 1.0, 1.1 (then only that version), 1.2, 1.3.")
     var tlsMaxVersion: String?
 
+    @Option(help: "Lowest TLS version: 1.0, 1.1, 1.2 (default, as kube-scheduler), 1.3; 1.0 = --tls-min-version=VersionTLS10.")
+    var tlsMinVersion: String?
+
     @Option(help: "(synthesized) Legacy plain-HTTP port serving /healthz, /metrics, /debug/pprof/ without auth.")
     var insecurePort: Int?
 
@@ -90,6 +93,9 @@ struct SchedulerSimulatorCommand: AsyncParsableCommand {
         if let tlsMaxVersion, TLSVersionLimit(rawValue: tlsMaxVersion) == nil {
             throw ValidationError("--tls-max-version must be one of 1.0, 1.1, 1.2, 1.3")
         }
+        if let tlsMinVersion, TLSVersionLimit(rawValue: tlsMinVersion) == nil {
+            throw ValidationError("--tls-min-version must be one of 1.0, 1.1, 1.2, 1.3")
+        }
         if (tlsCertFile == nil) != (tlsPrivateKeyFile == nil) {
             throw ValidationError("--tls-cert-file and --tls-private-key-file go together")
         }
@@ -111,6 +117,7 @@ struct SchedulerSimulatorCommand: AsyncParsableCommand {
         configuration.certificateExpired = certExpired
         configuration.certificateValidDays = certValidDays
         configuration.tlsMaximumVersion = tlsMaxVersion.flatMap(TLSVersionLimit.init(rawValue:))
+        configuration.tlsMinimumVersion = tlsMinVersion.flatMap(TLSVersionLimit.init(rawValue:))
         configuration.insecurePort = insecurePort
         configuration.featureGates = featureGates.map(CapturedFlags.parseFeatureGates) ?? [:]
         configuration.profiling = profiling

@@ -45,6 +45,49 @@ import Testing
         #expect(reused.tlsVersion == "TLSv1.2")
     }
 
+    /// A server that accepts TLS 1.0-1.3 negotiates 1.3 with a client offering everything, so only
+    /// a handshake offering nothing newer than 1.1 shows that it still accepts the old versions.
+    @Test func legacyOnlyHandshakeSucceedsWhereTLS10IsAccepted() async throws {
+        let pki = try await TestPKI.make()
+        let server = try await TestServer.start(in: pki.directory, cert: pki.serverCert, key: pki.serverKey, acceptTLS10: true)
+        defer { server.stop() }
+        let client = CurlClient()
+        defer { client.shutdown() }
+
+        var everything = TLSOptions(insecureSkipVerify: true)
+        everything.allowLegacyVersions = true
+        var everythingRequest = HTTPRequest(url: server.url("/ok"), tls: everything)
+        everythingRequest.freshConnection = true
+        #expect(try await client.perform(everythingRequest).tlsVersion == "TLSv1.3")
+
+        var legacy = TLSOptions(insecureSkipVerify: true)
+        legacy.legacyOnly = true
+        var request = HTTPRequest(url: server.url("/ok"), tls: legacy, captureCertificates: false)
+        request.freshConnection = true
+        let response = try await client.perform(request)
+        #expect(response.status == 200)
+        #expect(response.tlsVersion == "TLSv1.1")
+        #expect(response.httpVersion == .http1_1)
+    }
+
+    @Test func legacyOnlyHandshakeIsRefusedByAModernServer() async throws {
+        let pki = try await TestPKI.make()
+        // Python's default context refuses anything below TLS 1.2, as kube-scheduler does by default.
+        let server = try await TestServer.start(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
+        defer { server.stop() }
+        let client = CurlClient()
+        defer { client.shutdown() }
+
+        var legacy = TLSOptions(insecureSkipVerify: true)
+        legacy.legacyOnly = true
+        var request = HTTPRequest(url: server.url("/ok"), tls: legacy, captureCertificates: false)
+        request.freshConnection = true
+        let error = await expectFailure(client, request)
+        #expect(error?.kind == .tlsHandshake)
+        #expect(error?.message.contains("protocol version") == true, "the server's alert: \(error?.message ?? "")")
+        #expect(await server.waitForLog { $0.hasPrefix("HANDSHAKE_FAILED") } != nil)
+    }
+
     @Test func unrelatedCAFailsVerification() async throws {
         let pki = try await TestPKI.make()
         let server = try await TestServer.start(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)

@@ -141,13 +141,14 @@ final class TestServer: Sendable {
 
     static func start(
         in directory: TemporaryDirectory, bind: String = "127.0.0.1", cert: String? = nil, key: String? = nil,
-        clientCA: String? = nil, tls12Only: Bool = false, name: String = "server"
+        clientCA: String? = nil, tls12Only: Bool = false, acceptTLS10: Bool = false, name: String = "server"
     ) async throws -> TestServer {
         let logFile = directory.file("\(name)-\(UUID().uuidString).log")
         var arguments = ["--bind", bind, "--log", logFile, "--max-lifetime", "600"]
         if let cert, let key { arguments += ["--cert", cert, "--key", key] }
         if let clientCA { arguments += ["--client-ca", clientCA] }
         if tls12Only { arguments.append("--tls12-only") }
+        if acceptTLS10 { arguments.append("--accept-tls10") }
         let server = try await PortPrintingServer.startPython(script: script("test_server.py"), arguments: arguments)
         return TestServer(server: server, host: bind, logFile: logFile)
     }

@@ -74,6 +74,27 @@ import TestSupport
         try await running.stop()
     }
 
+    /// kube-scheduler refuses TLS < 1.2 unless started with --tls-min-version; so does the simulator.
+    @Test func tlsBelow12IsRefusedByDefault() async throws {
+        let running = try await RunningSimulator.start()
+        defer { running.cleanUp() }
+        let legacy = ["--tlsv1.0", "--tls-max", "1.1", "--ciphers", "DEFAULT@SECLEVEL=0"]
+        #expect(try await running.curl.exitStatus(running.baseURL + "/healthz", arguments: legacy) == 35)
+        #expect(try await running.curl.fetch(running.baseURL + "/healthz").status == 200)
+        try await running.stop()
+    }
+
+    /// --tls-min-version=VersionTLS10: TLS 1.0 and 1.1 are accepted, and 1.3 is still preferred.
+    @Test func tls10MinimumAcceptsLegacyClientsAndPrefersTLS13() async throws {
+        let running = try await RunningSimulator.start { $0.tlsMinimumVersion = .tls10 }
+        defer { running.cleanUp() }
+        let legacy = try await running.curl.fetch(
+            running.baseURL + "/healthz", arguments: ["--tlsv1.0", "--tls-max", "1.0", "--ciphers", "DEFAULT@SECLEVEL=0"])
+        #expect(legacy.status == 200)
+        #expect(try await running.curl.exitStatus(running.baseURL + "/healthz", arguments: ["--tlsv1.3"]) == 0)
+        try await running.stop()
+    }
+
     @Test func tls12MaximumRefusesTLS13OnlyClients() async throws {
         let running = try await RunningSimulator.start { $0.tlsMaximumVersion = .tls12 }
         defer { running.cleanUp() }

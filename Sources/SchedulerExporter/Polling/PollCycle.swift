@@ -86,6 +86,11 @@ struct PollCycle: Sendable {
         case (.securePort, .verify):
             request.tls = TLSOptions(caFile: target.tls.caFile, serverName: target.tls.serverName)
             request.freshConnection = true
+        case (.securePort, .legacyOnly):
+            request.tls = TLSOptions(insecureSkipVerify: true, serverName: target.tls.serverName)
+            request.tls.legacyOnly = true
+            request.freshConnection = true
+            request.captureCertificates = false
         }
         switch probe.credential {
         case .exporter:

@@ -28,6 +28,9 @@ public struct ProbeRequest: Sendable, Hashable {
         /// A new connection verified against the configured CA (or the system store), whatever
         /// `insecure_skip_verify` says: is the serving certificate trustworthy?
         case verify
+        /// A new connection offering nothing newer than TLS 1.1, peer not verified: a server that
+        /// prefers 1.3 but still accepts 1.0 shows it only to a client that offers no more.
+        case legacyOnly
     }
 
     public var endpoint: String   // metric label, e.g. "metrics", "pprof"

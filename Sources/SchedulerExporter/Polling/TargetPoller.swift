@@ -23,13 +23,14 @@ public actor TargetPoller {
     private var lastManifestProblem: String?
     /// Bucket counts of earlier polls, for the windowed quantiles and rates.
     private var latency: LatencyTracker
-    /// The last successful TLS posture observations (each a new handshake) and when they were made.
+    /// The last TLS posture observations (each a new handshake) that all stood, and when they were made.
     private var tlsObservations: (madeAt: ContinuousClock.Instant, responses: [ProbeRequest: Result<HTTPResponse, HTTPClientError>])?
 
     /// How long a successful TLS posture observation stands in for a new one. Its two extra
     /// handshakes per cycle were a third of the exporter's CPU per poll (and cost the scheduler
     /// as much); a serving certificate or TLS setting changes only with a scheduler restart, and
-    /// the alerts on it wait longer than this. A failed observation is retried on the next poll.
+    /// the alerts on it wait longer than this. A failed observation is retried on the next poll; a
+    /// refused TLS 1.0/1.1 handshake is not a failure but the answer (`TLSCheck.observationStands`).
     public static let tlsObservationMaxAge: Duration = .seconds(60)
 
     public init(target: TargetConfig, client: CurlClient, store: SnapshotStore, checks: [any Check] = Checks.all,
@@ -83,8 +84,8 @@ public actor TargetPoller {
             poll.responses.merge(reusable) { current, _ in current }
         } else {
             let observed = poll.responses.filter { $0.key.transport != .configured }
-            let allSucceeded = observed.values.allSatisfy { if case .success = $0 { true } else { false } }
-            tlsObservations = !observed.isEmpty && allSucceeded ? (.now, observed) : nil
+            let allStand = observed.allSatisfy { TLSCheck.observationStands($0.key, $0.value) }
+            tlsObservations = !observed.isEmpty && allStand ? (.now, observed) : nil
         }
         let evidence = SchedulerEvidence.gather(from: poll, target: target)
         if let problem = evidence.manifestProblem, problem != lastManifestProblem {

@@ -28,6 +28,7 @@ import struct
 import sys
 import threading
 import time
+import warnings
 import zlib
 from urllib.parse import parse_qs, urlparse
 
@@ -195,6 +196,8 @@ def main():
     parser.add_argument("--key")
     parser.add_argument("--client-ca", help="require a client certificate signed by this CA")
     parser.add_argument("--tls12-only", action="store_true", help="cap the protocol at TLS 1.2")
+    parser.add_argument("--accept-tls10", action="store_true",
+                        help="accept TLS 1.0 and 1.1 too (as kube-scheduler --tls-min-version=VersionTLS10)")
     parser.add_argument("--log")
     parser.add_argument("--max-lifetime", type=float, default=600.0)
     ARGS = parser.parse_args()
@@ -205,6 +208,13 @@ def main():
         context.load_cert_chain(ARGS.cert, ARGS.key)
         if ARGS.tls12_only:
             context.maximum_version = ssl.TLSVersion.TLSv1_2
+        if ARGS.accept_tls10:
+            # Python deprecates the constant, not the protocol; the warning would only clutter stderr.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                context.minimum_version = ssl.TLSVersion.TLSv1
+            # OpenSSL 3 negotiates TLS < 1.2 only at security level 0.
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")
         context.set_alpn_protocols(["http/1.1"])
         if ARGS.client_ca:
             context.verify_mode = ssl.CERT_REQUIRED

@@ -133,17 +133,20 @@ import Testing
 
     @Test func tlsCertificateAndVersion() throws {
         let now = 1_800_000_000.0
-        func poll(daysLeft: Double, version: String, verified: Bool, selfSigned: Bool = false) throws -> PollResult {
+        func poll(daysLeft: Double, version: String, verified: Bool, selfSigned: Bool = false,
+                  legacy: Result<HTTPResponse, HTTPClientError> = refusedLegacy) throws -> PollResult {
             let leaf = CertificateInfo(subject: "CN = kube-scheduler", issuer: selfSigned ? "CN = kube-scheduler" : "CN = ca",
                                        notBefore: now - 86_400, notAfter: now + daysLeft * 86_400)
             return try makePoll([
                 TLSCheck.observe: .success(HTTPResponse(status: 200, tlsVersion: version, certificates: [leaf])),
                 TLSCheck.verify: verified ? ok(200) : failed(.tlsVerify),
+                TLSCheck.legacy: legacy,
             ])
         }
         let good = TLSCheck().evaluate(try poll(daysLeft: 300, version: "TLSv1.3", verified: true), context: makeContext(now: now))
         #expect(good.finding("serving_certificate_valid")?.status == .pass)
         #expect(good.finding("tls_min_version")?.status == .pass)
+        #expect(good.finding("tls_min_version")?.evidence == "refuses TLS 1.0 and 1.1: a handshake offering only them failed; negotiates TLSv1.3")
         #expect(good.value("kube_scheduler_tls_verified") == 1)
         #expect(good.value("kube_scheduler_tls_cert_not_after_timestamp_seconds") == now + 300 * 86_400)
         #expect(good.value("kube_scheduler_tls_version_info", ["version": "TLSv1.3"]) == 1)
@@ -156,11 +159,28 @@ import Testing
         #expect(untrusted.finding("serving_certificate_valid")?.status == .fail)
         #expect(untrusted.value("kube_scheduler_tls_cert_self_signed") == 1)
         #expect(untrusted.value("kube_scheduler_tls_verified") == 0)
-        let old = TLSCheck().evaluate(try poll(daysLeft: 300, version: "TLSv1.1", verified: true), context: makeContext(now: now))
-        #expect(old.finding("tls_min_version")?.status == .fail)
-        let nothing = TLSCheck().evaluate(try makePoll([TLSCheck.observe: failed(.connectRefused), TLSCheck.verify: failed(.connectRefused)]), context: makeContext(now: now))
+
+        // Negotiating 1.3 proves nothing about 1.0: the legacy-only handshake decides.
+        let acceptsOld = TLSCheck().evaluate(try poll(daysLeft: 300, version: "TLSv1.3", verified: true,
+                                                      legacy: .success(HTTPResponse(status: 200, tlsVersion: "TLSv1"))), context: makeContext(now: now))
+        #expect(acceptsOld.finding("tls_min_version")?.status == .fail)
+        #expect(acceptsOld.finding("tls_min_version")?.evidence == "accepts TLSv1.0: a handshake offering only TLS 1.0 and 1.1 succeeded")
+        #expect(acceptsOld.value("kube_scheduler_tls_version_info", ["version": "TLSv1.3"]) == 1, "the version info stays the preferred one")
+        let localOpenSSL = TLSCheck().evaluate(try poll(daysLeft: 300, version: "TLSv1.3", verified: true,
+                                                        legacy: .failure(HTTPClientError(kind: .tlsHandshake, message: "OpenSSL/3.0.22: error:0A0000BF:SSL routines::no protocols available"))),
+                                               context: makeContext(now: now))
+        #expect(localOpenSSL.finding("tls_min_version")?.status == .unknown, "the server was never asked")
+        let timedOut = TLSCheck().evaluate(try poll(daysLeft: 300, version: "TLSv1.3", verified: true, legacy: failed(.timeout)), context: makeContext(now: now))
+        #expect(timedOut.finding("tls_min_version")?.status == .unknown)
+        #expect(timedOut.finding("tls_min_version")?.evidence == "no answer to a handshake offering only TLS 1.0 and 1.1: timeout")
+        let nothing = TLSCheck().evaluate(try makePoll([TLSCheck.observe: failed(.connectRefused), TLSCheck.verify: failed(.connectRefused),
+                                                        TLSCheck.legacy: failed(.connectRefused)]), context: makeContext(now: now))
         #expect(nothing.finding("serving_certificate_valid")?.status == .unknown)
         #expect(nothing.finding("tls_min_version")?.status == .unknown)
+
+        #expect(TLSCheck.observationStands(TLSCheck.legacy, refusedLegacy), "a refusal is the answer, kept like a success")
+        #expect(!TLSCheck.observationStands(TLSCheck.legacy, failed(.connectRefused)))
+        #expect(!TLSCheck.observationStands(TLSCheck.verify, failed(.tlsHandshake)))
     }
 
     @Test func alphaGatesFromTheCaptures() throws {
@@ -176,6 +196,9 @@ import Testing
         #expect(none.finding("no_alpha_feature_gates")?.status == .unknown)
     }
 }
+
+let refusedLegacy: Result<HTTPResponse, HTTPClientError> = .failure(HTTPClientError(
+    kind: .tlsHandshake, message: "OpenSSL/3.0.22: error:0A00042E:SSL routines::tlsv1 alert protocol version (https://127.0.0.1:10259/healthz)"))
 
 @Suite struct StateSetTests {
     @Test func exactlyOneStatusPerCheck() {

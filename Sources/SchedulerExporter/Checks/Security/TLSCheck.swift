@@ -3,7 +3,9 @@ import Exposition
 
 /// The serving certificate and TLS version, observed on fresh connections (libcurl reports the
 /// chain only when it makes a new connection): one that accepts anything to see what the server
-/// offers, one that verifies against the configured CA to see whether a client could trust it.
+/// offers, one that verifies against the configured CA to see whether a client could trust it, and
+/// one that offers only TLS 1.0 and 1.1. A server accepting 1.0-1.3 negotiates 1.3 with any modern
+/// client, so only that last handshake tells whether it still accepts the broken versions.
 public struct TLSCheck: Check {
     public static let certificateEntry = SecurityChecks.Entry(
         check: "serving_certificate_valid", cisID: "", severity: .medium,
@@ -14,11 +16,12 @@ public struct TLSCheck: Check {
 
     static let observe = ProbeRequest("tls_observe", path: "/healthz", credential: .anonymous, transport: .observe)
     static let verify = ProbeRequest("tls_verify", path: "/healthz", credential: .anonymous, transport: .verify)
+    static let legacy = ProbeRequest("tls_legacy", path: "/healthz", credential: .anonymous, transport: .legacyOnly)
 
     public init() {}
 
     public func requests(for target: TargetConfig) -> [ProbeRequest] {
-        URLParts(target.url)?.scheme == "https" ? [Self.observe, Self.verify] : []
+        URLParts(target.url)?.scheme == "https" ? [Self.observe, Self.verify, Self.legacy] : []
     }
 
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {
@@ -63,7 +66,7 @@ public struct TLSCheck: Check {
         }
         return CheckOutput(families: families, findings: [
             certificateFinding(leaf: leaf, verified: verified, context: context),
-            versionFinding(version: version, error: poll.error(Self.observe)),
+            versionFinding(legacy: poll.responses[Self.legacy], negotiated: version),
         ])
     }
 
@@ -80,11 +83,37 @@ public struct TLSCheck: Check {
         return SecurityFinding(Self.certificateEntry, .unknown, "no certificate observed")
     }
 
-    private func versionFinding(version: String?, error: HTTPClientError?) -> SecurityFinding {
-        guard let version else {
-            return SecurityFinding(Self.versionEntry, .unknown, error.map { "handshake failed: \($0.kind.rawValue)" } ?? "no TLS version observed")
+    private func versionFinding(legacy: Result<HTTPResponse, HTTPClientError>?, negotiated: String?) -> SecurityFinding {
+        switch legacy {
+        case .success(let response)?:
+            let version = response.tlsVersion.map(Self.displayName) ?? "TLS below 1.2"
+            return SecurityFinding(Self.versionEntry, .fail, "accepts \(version): a handshake offering only TLS 1.0 and 1.1 succeeded")
+        case .failure(let error)? where Self.refusesLegacy(error):
+            let preferred = negotiated.map { "; negotiates \($0)" } ?? ""
+            return SecurityFinding(Self.versionEntry, .pass, "refuses TLS 1.0 and 1.1: a handshake offering only them failed\(preferred)")
+        case .failure(let error)?:
+            return SecurityFinding(Self.versionEntry, .unknown, "no answer to a handshake offering only TLS 1.0 and 1.1: \(error.kind.rawValue)")
+        case nil:
+            return SecurityFinding(Self.versionEntry, .unknown, "no handshake offering only TLS 1.0 and 1.1 was made")
         }
-        let modern = version == "TLSv1.2" || version == "TLSv1.3"
-        return SecurityFinding(Self.versionEntry, modern ? .pass : .fail, "negotiated \(version) while offering TLS 1.0-1.3")
     }
+
+    /// A failed legacy-only handshake is the server's refusal, unless the connection never got
+    /// that far or this OpenSSL could not offer TLS 1.0/1.1 at all (then the server was never asked).
+    static func refusesLegacy(_ error: HTTPClientError) -> Bool {
+        guard error.kind == .tlsHandshake else { return false }
+        return !["no protocols available", "no ciphers available", "cipher list"].contains { error.message.contains($0) }
+    }
+
+    /// Whether an observation is an answer worth keeping for `TargetPoller.tlsObservationMaxAge`:
+    /// a refused legacy handshake is the answer that check wants, not a failure to retry.
+    static func observationStands(_ request: ProbeRequest, _ outcome: Result<HTTPResponse, HTTPClientError>) -> Bool {
+        switch outcome {
+        case .success: true
+        case .failure(let error): request.transport == .legacyOnly && refusesLegacy(error)
+        }
+    }
+
+    /// OpenSSL calls TLS 1.0 "TLSv1", which reads like "some TLS 1.x".
+    static func displayName(_ version: String) -> String { version == "TLSv1" ? "TLSv1.0" : version }
 }
