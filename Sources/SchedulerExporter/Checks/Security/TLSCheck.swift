@@ -42,10 +42,10 @@ public struct TLSCheck: Check {
             families.append(.gauge("kube_scheduler_tls_cert_not_before_timestamp_seconds",
                                    "Unix time from which the scheduler's serving certificate is valid.", value: notBefore))
         }
-        if let leaf {
+        if let selfSigned = observed.flatMap({ Self.isSelfSigned(chain: $0.certificates) }) {
             families.append(.gauge("kube_scheduler_tls_cert_self_signed",
-                                   "1 when the serving certificate is self-signed (subject equals issuer, as kube-scheduler generates without --tls-cert-file); clients cannot verify it.",
-                                   value: (leaf.subject == leaf.issuer).gaugeValue))
+                                   "1 when the serving certificate is self-signed, or issued by a self-signed CA that the server sends along with it (kube-scheduler without --tls-cert-file serves CN=localhost@<time> issued by CN=localhost-ca@<time>); only a client that trusts that very certificate can verify it.",
+                                   value: selfSigned.gaugeValue))
         }
         let verified: Bool?
         if poll.response(Self.verify) != nil {
@@ -112,6 +112,16 @@ public struct TLSCheck: Check {
         case .success: true
         case .failure(let error): request.transport == .legacyOnly && refusesLegacy(error)
         }
+    }
+
+    /// A self-issued leaf, or a leaf whose issuer is a self-issued certificate of the same served
+    /// chain: a root the server ships itself proves nothing, so that chain is no more verifiable
+    /// than a self-signed leaf (kube-scheduler's generated pair without --tls-cert-file). nil
+    /// without a chain (a reused connection reports none).
+    static func isSelfSigned(chain: [CertificateInfo]) -> Bool? {
+        guard let leaf = chain.first else { return nil }
+        if leaf.isSelfSigned { return true }
+        return chain.dropFirst().contains { $0.isSelfSigned && $0.subject == leaf.issuer }
     }
 
     /// OpenSSL calls TLS 1.0 "TLSv1", which reads like "some TLS 1.x".
