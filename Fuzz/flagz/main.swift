@@ -1,6 +1,7 @@
 import SchedulerExporter
 
-// /flagz text from the scheduler: only `name value` lines count, names are pflag-style.
+// /flagz text from the scheduler: `name<delimiter>value` lines (the delimiter is chosen at random
+// by upstream, one of `:`, `: `, `=`, ` `), names are pflag-style.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzFlagz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
