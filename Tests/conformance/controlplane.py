@@ -446,13 +446,16 @@ class ControlPlane:
 
     # ---- pods ----
     def create_pods(self, count, prefix, unschedulable=0):
-        """count pause pods; the first `unschedulable` ask for a node label no node has."""
+        """count pause pods; the first `unschedulable` fit on no node."""
         for index in range(count):
             spec = {"automountServiceAccountToken": False, "terminationGracePeriodSeconds": 0,
                     "containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.9",
                                     "resources": {"requests": {"cpu": "10m", "memory": "8Mi"}}}]}
             if index < unschedulable:
-                spec["nodeSelector"] = {"conformance/unschedulable": "true"}
+                # node-b fails NodeAffinity, node-a NodeResourcesFit: two plugins reject the pod,
+                # as in a real cluster where a pod fits nowhere for different reasons.
+                spec["nodeSelector"] = {"kubernetes.io/hostname": "node-a"}
+                spec["containers"][0]["resources"]["requests"]["cpu"] = "100"
             status, _, answer = self.api("POST", "/api/v1/namespaces/default/pods", {
                 "apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"{prefix}-{index}", "labels": {"app": prefix}}, "spec": spec})
             if status not in (201, 409):
