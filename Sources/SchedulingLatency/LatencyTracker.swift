@@ -370,6 +370,14 @@ struct RetainedPoll: Sendable {
     func scalar(_ name: String, labels: [String: String], hint: Int) -> Double? {
         scalars[name]?.series(labels: labels, hint: hint)?.value
     }
+
+    var processStartTime: Double? { scalars[SchedulerSourceCatalog.processStartTimeFamily]?.first?.value }
+
+    /// Another process answered `later` than this poll: everything it counts started from zero.
+    func restarted(before later: RetainedPoll) -> Bool {
+        guard let before = processStartTime, let after = later.processStartTime else { return false }
+        return before != after
+    }
 }
 
 /// The polls from the baseline to the newest, and increases between them.
@@ -383,8 +391,8 @@ struct PollWindow {
     /// Per group key (nil from `group` drops the series): the summed bucket increase from the
     /// baseline to the newest poll, bounds converted to seconds. Only series present in the newest
     /// poll count (as with `x - x offset W`); a series absent at the baseline counts from zero; a
-    /// counter reset (the count or any bucket going down) starts a new segment whose post-reset
-    /// value is its increase, as `increase()` does.
+    /// counter reset (the count or any bucket going down, or a new process_start_time_seconds)
+    /// starts a new segment whose post-reset value is its increase, as `increase()` does.
     func histogramIncrease(
         _ source: LatencySourceFamily, group: ([String: String]) -> String?
     ) -> [String: [HistogramBucket]] {
@@ -393,11 +401,13 @@ struct PollWindow {
         for (position, newest) in newestSeries.enumerated() {
             guard let key = group(newest.labels) else { continue }
             var last = polls.first!.histogram(source.name, labels: newest.labels, hint: position)
+            var lastPoll = polls.first!
             var increase: [Double: Double] = [:]
             for poll in polls.dropFirst() {
                 guard let current = poll.histogram(source.name, labels: newest.labels, hint: position) else { continue }
-                Self.addIncrease(from: last, to: current, into: &increase)
+                Self.addIncrease(from: lastPoll.restarted(before: poll) ? nil : last, to: current, into: &increase)
                 last = current
+                lastPoll = poll
             }
             var groupCounts = byGroup[key] ?? [:]
             for (bound, count) in increase { groupCounts[bound, default: 0] += count }
@@ -415,15 +425,17 @@ struct PollWindow {
         for (position, newest) in newestSeries.enumerated() {
             guard let key = group(newest.labels) else { continue }
             var last = polls.first!.scalar(family, labels: newest.labels, hint: position)
+            var lastPoll = polls.first!
             var increase = 0.0
             for poll in polls.dropFirst() {
                 guard let current = poll.scalar(family, labels: newest.labels, hint: position) else { continue }
-                if let previous = last, current >= previous {
+                if let previous = last, current >= previous, !lastPoll.restarted(before: poll) {
                     increase += current - previous
                 } else {
                     increase += current
                 }
                 last = current
+                lastPoll = poll
             }
             byGroup[key, default: 0] += increase
         }

@@ -78,6 +78,11 @@ public enum SchedulerSourceCatalog {
         "scheduler_total_preemption_attempts",  // <= 1.16
     ]
 
+    /// A changed value between two polls is a restart even when the counters grew past their old
+    /// values meanwhile (a busy scheduler does within one poll interval), which `rate`'s
+    /// "went down" rule alone cannot see.
+    public static let processStartTimeFamily = "process_start_time_seconds"
+
     /// Every family the tracker reads; everything else in a poll is dropped on record.
     public static let allFamilyNames: Set<String> = {
         var names = Set<String>()
@@ -91,6 +96,7 @@ public enum SchedulerSourceCatalog {
         names.insert(pendingPodsFamily)
         names.insert(unschedulablePodsFamily)
         for name in preemptionAttemptsFamilies { names.insert(name) }
+        names.insert(processStartTimeFamily)
         return names
     }()
 }

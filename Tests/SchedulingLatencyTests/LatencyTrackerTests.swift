@@ -307,6 +307,36 @@ private func singleSeriesPoll(_ pairs: [(Double, Double)], labels: [String: Stri
         #expect(isClose(tracker.report().value(LatencyOutputName.preemptionAttemptsRate), 0.4))
     }
 
+    /// A restarted scheduler that got busier than before within one poll interval: its counters
+    /// never went down, so only the new process_start_time_seconds shows the reset. Without it the
+    /// increase would be 70 - 60 instead of the 70 the new process counted.
+    @Test func newProcessStartTimeIsAResetEvenWhenCountersGrew() {
+        var tracker = LatencyTracker()
+        func poll(started: Double, attempts: Double, bucket: Double) -> SchedulerMetricsInput {
+            SchedulerMetricsInput(families: [
+                "process_start_time_seconds": .scalar([counter(started)]),
+                "scheduler_schedule_attempts_total": .scalar([counter(scheduled, attempts)]),
+                "scheduler_scheduling_algorithm_duration_seconds": .histogram([histogram([:], [(0.1, bucket), (.infinity, bucket)])]),
+            ])
+        }
+        tracker.record(poll(started: 1_000, attempts: 50, bucket: 50), at: 0)
+        tracker.record(poll(started: 1_000, attempts: 60, bucket: 60), at: 15)
+        tracker.record(poll(started: 1_020, attempts: 70, bucket: 70), at: 30)
+        let report = tracker.report()
+        // (10 + 70) attempts over 30 s.
+        #expect(isClose(report.value(LatencyOutputName.scheduleAttemptsRate, ["result": "scheduled"]), 80.0 / 30))
+        // All 80 observations lie in the first bucket: the median is inside it, never past it.
+        let median = report.value(LatencyOutputName.schedulingLatency, ["kind": "algorithm", "quantile": "0.5"])
+        #expect(isClose(median, 0.05))
+
+        // The same counters with one process throughout: an ordinary increase.
+        var steady = LatencyTracker()
+        steady.record(poll(started: 1_000, attempts: 50, bucket: 50), at: 0)
+        steady.record(poll(started: 1_000, attempts: 60, bucket: 60), at: 15)
+        steady.record(poll(started: 1_000, attempts: 70, bucket: 70), at: 30)
+        #expect(isClose(steady.report().value(LatencyOutputName.scheduleAttemptsRate, ["result": "scheduled"]), 20.0 / 30))
+    }
+
     @Test func newestFamilyWinsWhenDeprecatedOneIsAlsoExported() {
         var tracker = LatencyTracker()
         let input = SchedulerMetricsInput(families: [

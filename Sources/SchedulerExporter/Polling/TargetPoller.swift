@@ -82,6 +82,9 @@ public actor TargetPoller {
         var poll = await cycle.run(requests)
         if let reusable {
             poll.responses.merge(reusable) { current, _ in current }
+            // A target that went down may come back as another process with another certificate
+            // or TLS setting: observe it afresh then instead of trusting the old answer for 60 s.
+            if !poll.up { tlsObservations = nil }
         } else {
             let observed = poll.responses.filter { $0.key.transport != .configured }
             let allStand = observed.allSatisfy { TLSCheck.observationStands($0.key, $0.value) }
@@ -103,8 +106,15 @@ public actor TargetPoller {
             findings += output.findings
         }
         families += SecurityFindingFamilies.render(findings)
-        if let document = poll.metrics { latency.record(document, at: poll.startedAt) }
-        families += latency.report().outputFamilies
+        // The tracker's output is its last recorded poll: reported while `up` is 0 it would show a
+        // dead scheduler's last numbers as if it were healthy and idle (Prometheus marks a failed
+        // scrape's series stale for the same reason). A partly parsed body is not recorded either:
+        // a series missing from a baseline counts from zero, a huge false rate. The history stays,
+        // so the window resumes when the target is back (a restart counts as a counter reset).
+        if poll.up, let document = poll.metrics {
+            latency.record(document, at: poll.startedAt)
+            families += latency.report().outputFamilies
+        }
 
         var targetLabels = [("target", target.name)]
         targetLabels += target.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
