@@ -71,6 +71,7 @@ public enum LatencyOutputName {
     public static let scheduleAttemptsRate = "kube_scheduler_schedule_attempts_rate"
     public static let pendingPods = "kube_scheduler_pending_pods"
     public static let unschedulablePods = "kube_scheduler_unschedulable_pods"
+    public static let unschedulablePodsByPlugin = "kube_scheduler_unschedulable_pods_by_plugin"
     public static let preemptionAttemptsRate = "kube_scheduler_preemption_attempts_rate"
 }
 

@@ -123,7 +123,12 @@ public struct LatencyTracker: Sendable {
         add(LatencyOutputName.scheduleAttemptsRate,
             "Scheduling attempts per second over the window, by result.", attemptRates(window))
         add(LatencyOutputName.pendingPods, "Pending pods by scheduling queue.", pendingPods(newest))
-        add(LatencyOutputName.unschedulablePods, "Unschedulable pods, summed over plugins.", unschedulablePods(newest))
+        add(LatencyOutputName.unschedulablePods,
+            "Pods in the scheduler's unschedulable queue (scheduler_pending_pods{queue=\"unschedulable\"}), each counted once; 0 on a healthy cluster.",
+            unschedulablePods(newest))
+        add(LatencyOutputName.unschedulablePodsByPlugin,
+            "Unschedulable pods by the plugin that rejected them, summed over profiles (scheduler_unschedulable_pods); a pod rejected by several plugins counts once under each, so the sum over plugins can exceed the number of pods.",
+            unschedulablePodsByPlugin(newest))
         add(LatencyOutputName.preemptionAttemptsRate,
             "Preemption attempts per second over the window.", preemptionRate(window, newest: newest))
 
@@ -232,10 +237,21 @@ public struct LatencyTracker: Sendable {
         return byQueue.keys.sorted().map { LatencySample(labels: [LatencyLabel("queue", $0)], value: byQueue[$0]!) }
     }
 
-    /// Present whenever the scheduler declares the family, 0 when no plugin reports a pod.
+    /// From the queue rather than the per-plugin family: upstream counts a pod once per plugin
+    /// that rejected it, and on a healthy cluster exports no plugin series at all, while the
+    /// queue gauge is always there, 0 included.
     private func unschedulablePods(_ newest: RetainedPoll) -> [LatencySample] {
+        guard let series = newest.scalars[SchedulerSourceCatalog.pendingPodsFamily] else { return [] }
+        let queued = series.filter { $0.labels["queue"] == "unschedulable" }
+        guard !queued.isEmpty else { return [] }
+        return [LatencySample(labels: [], value: queued.reduce(0) { $0 + $1.value })]
+    }
+
+    private func unschedulablePodsByPlugin(_ newest: RetainedPoll) -> [LatencySample] {
         guard let series = newest.scalars[SchedulerSourceCatalog.unschedulablePodsFamily] else { return [] }
-        return [LatencySample(labels: [], value: series.reduce(0) { $0 + $1.value })]
+        var byPlugin: [String: Double] = [:]
+        for sample in series { byPlugin[sample.labels["plugin"] ?? "", default: 0] += sample.value }
+        return byPlugin.keys.sorted().map { LatencySample(labels: [LatencyLabel("plugin", $0)], value: byPlugin[$0] ?? 0) }
     }
 
     private static func sourceInfoSample(kind: String, metric: String) -> LatencySample {

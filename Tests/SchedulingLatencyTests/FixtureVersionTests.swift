@@ -106,7 +106,9 @@ private let tolerance = 1e-9
         #expect(isClose(report.value(LatencyOutputName.scheduleAttemptsRate, ["result": "scheduled"]), 9.0 / 60, tolerance: tolerance))
         #expect(isClose(report.value(LatencyOutputName.preemptionAttemptsRate), 1.0 / 60, tolerance: tolerance))
         #expect(report.value(LatencyOutputName.pendingPods, ["queue": "unschedulable"]) == 2)
-        #expect(report.family(named: LatencyOutputName.unschedulablePods) == nil)
+        // 1.18 has no per-plugin family; the queue still tells.
+        #expect(report.value(LatencyOutputName.unschedulablePods) == 2)
+        #expect(report.family(named: LatencyOutputName.unschedulablePodsByPlugin) == nil)
     }
 
     @Test func v1_26PrefersAttemptDurationOverDeprecatedE2E() throws {
@@ -123,6 +125,7 @@ private let tolerance = 1e-9
         #expect(report.value(LatencyOutputName.scheduleAttemptsRate, ["result": "scheduled"]) == 0)
         #expect(report.value(LatencyOutputName.pendingPods, ["queue": "gated"]) == 2)
         #expect(report.value(LatencyOutputName.unschedulablePods) == 5)
+        #expect(report.value(LatencyOutputName.unschedulablePodsByPlugin, ["plugin": "NodeResourcesFit"]) == 4)
     }
 
     @Test func v1_35RealCaptureBeforeAndAfterLoad() throws {

@@ -292,7 +292,31 @@ private func singleSeriesPoll(_ pairs: [(Double, Double)], labels: [String: Stri
         let report = tracker.report()
         #expect(report.value(LatencyOutputName.pendingPods, ["queue": "unschedulable"]) == 3)
         #expect(report.value(LatencyOutputName.unschedulablePods) == 3)
+        #expect(report.value(LatencyOutputName.unschedulablePodsByPlugin, ["plugin": "NodeAffinity"]) == 2)
+        #expect(report.value(LatencyOutputName.unschedulablePodsByPlugin, ["plugin": "TaintToleration"]) == 1)
         #expect(isClose(report.value(LatencyOutputName.preemptionAttemptsRate), 0.05))
+    }
+
+    /// Upstream counts a pod once per plugin that rejected it: 2 pods, each rejected by both
+    /// NodeAffinity and TaintToleration, are 4 in scheduler_unschedulable_pods and 2 in the queue.
+    @Test func unschedulablePodsCountEachPodOnce() {
+        var tracker = LatencyTracker()
+        tracker.record(SchedulerMetricsInput(families: [
+            "scheduler_pending_pods": .scalar([counter(["queue": "active"], 0), counter(["queue": "unschedulable"], 2)]),
+            "scheduler_unschedulable_pods": .scalar([
+                counter(["plugin": "NodeAffinity", "profile": "a"], 2), counter(["plugin": "TaintToleration", "profile": "a"], 2),
+            ]),
+        ]), at: 0)
+        #expect(tracker.report().value(LatencyOutputName.unschedulablePods) == 2)
+
+        // A healthy cluster: the queue says 0, and a gauge vector without children is not in
+        // /metrics at all (client_golang writes no HELP for it either).
+        var healthy = LatencyTracker()
+        healthy.record(SchedulerMetricsInput(families: [
+            "scheduler_pending_pods": .scalar([counter(["queue": "active"], 0), counter(["queue": "unschedulable"], 0)]),
+        ]), at: 0)
+        #expect(healthy.report().value(LatencyOutputName.unschedulablePods) == 0)
+        #expect(healthy.report().family(named: LatencyOutputName.unschedulablePodsByPlugin) == nil)
     }
 
     @Test func counterResetInRates() {

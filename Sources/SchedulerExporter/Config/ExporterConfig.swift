@@ -125,7 +125,7 @@ public struct TargetConfig: Sendable {
     static let reservedLabels: Set<String> = [
         "target", "endpoint", "check", "reason", "status", "severity", "cis_id", "path", "port",
         "address", "source", "kind", "quantile", "result", "queue", "version", "name", "stage",
-        "extension_point", "metric", "le",
+        "extension_point", "metric", "le", "plugin",
     ]
 }
 

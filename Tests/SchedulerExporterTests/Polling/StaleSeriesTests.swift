@@ -9,7 +9,8 @@ import Testing
     static let derivedFromMetrics = [
         "kube_scheduler_scheduling_latency_seconds", "kube_scheduler_extension_point_latency_seconds",
         "kube_scheduler_latency_source_info", "kube_scheduler_schedule_attempts_rate", "kube_scheduler_pending_pods",
-        "kube_scheduler_unschedulable_pods", "kube_scheduler_build_info", "kube_scheduler_leader",
+        "kube_scheduler_unschedulable_pods", "kube_scheduler_unschedulable_pods_by_plugin",
+        "kube_scheduler_build_info", "kube_scheduler_leader",
         "kube_scheduler_feature_enabled",
     ]
 
