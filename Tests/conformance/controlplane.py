@@ -28,9 +28,10 @@ from pathlib import Path
 ASSETS_VARIABLE = "KSE_K8S_ASSETS"
 REPO = Path(__file__).resolve().parents[2]
 
-# What the exporter identity may read, as the shipped ClusterRole grants it.
+# What the exporter identity may read in tests: the captures' ClusterRole, profiles included, so the
+# captured status tables show what an authorized caller gets (the shipped role grants only the index).
 EXPORTER_NON_RESOURCE_URLS = [
-    "/metrics", "/metrics/*", "/debug/pprof", "/debug/pprof/", "/configz", "/healthz", "/healthz/*",
+    "/metrics", "/metrics/*", "/debug/pprof", "/debug/pprof/*", "/configz", "/healthz", "/healthz/*",
     "/livez", "/livez/*", "/readyz", "/readyz/*", "/flagz", "/statusz",
 ]
 
@@ -474,7 +475,7 @@ class ControlPlane:
         """Starts a kube-scheduler with kubeadm-like base flags plus `flags` (later flags win).
         config: KubeSchedulerConfiguration text for --config (its kubeconfig is filled in).
         tls: "ca-signed" (the PKI's serving cert), "generated" (no --tls-cert-file), or a
-        (cert, key) pair. drop: a base flag (e.g. "--authentication-kubeconfig") to leave out."""
+        (cert, key) pair. drop: base flags (e.g. "--authentication-kubeconfig") to leave out."""
         port = port or free_port(address)
         name = name or f"kube-scheduler-{len(self.schedulers)}"
         p = self.pki.path
@@ -490,8 +491,8 @@ class ControlPlane:
             config_path = self.workdir / f"{name}-config.yaml"
             config_path.write_text(config.replace("KUBECONFIG", str(p("scheduler.conf"))))
             args.append(f"--config={config_path}")
-        if drop:
-            args = [a for a in args if not str(a).startswith(drop + "=")]
+        for flag in ([drop] if isinstance(drop, str) else (drop or [])):
+            args = [a for a in args if not str(a).startswith(flag + "=")]
         args += list(flags)
         if leader_elect and not keep_lease:
             # A scheduler that stops keeps its Lease; without this a new one waits ~15 s to lead.
