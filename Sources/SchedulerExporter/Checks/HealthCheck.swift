@@ -14,6 +14,10 @@ public struct HealthCheck: Check {
         var perCheck: [OutputSample] = []
         for request in Self.endpoints {
             guard let response = poll.response(request) else { continue }
+            // The API server authorizes before it routes, so a 404 reached an authorized caller:
+            // this scheduler has no such endpoint (older releases lack /livez and /readyz), which
+            // says nothing about its health.
+            guard response.status != 404 else { continue }
             overall.append(OutputSample(labels: [("endpoint", request.endpoint)], value: (response.status == 200).gaugeValue))
             // A 401/403 body is an API Status object, not a health report.
             guard response.status == 200 || response.status == 500 else { continue }
@@ -24,7 +28,7 @@ public struct HealthCheck: Check {
         }
         return CheckOutput(families: [
             .gauge("kube_scheduler_health_status",
-                   "1 when the scheduler's health endpoint (healthz, livez, readyz) answered 200 to the exporter; 0 means unhealthy or not ready.",
+                   "1 when the scheduler's health endpoint (healthz, livez, readyz) answered 200 to the exporter; 0 means unhealthy or not ready; absent for an endpoint the scheduler does not serve (404: older releases have no livez/readyz).",
                    overall),
             .gauge("kube_scheduler_health_check_status",
                    "1 for each named check reported ok ([+]) in the endpoint's ?verbose body, 0 for a failed one ([-]); 0 is bad.",

@@ -7,12 +7,16 @@ public struct SchedulerEvidence: Sendable {
     public var manifest: StaticPodManifest?
     /// Why the manifest is missing (unreadable, not YAML), for the log line.
     public var manifestProblem: String?
+    /// From /metrics (`kubernetes_build_info`); nil when the scheduler did not say.
+    public var kubernetesVersion: KubernetesVersion?
 
-    public init(configz: Configz? = nil, flagz: Flagz? = nil, manifest: StaticPodManifest? = nil, manifestProblem: String? = nil) {
+    public init(configz: Configz? = nil, flagz: Flagz? = nil, manifest: StaticPodManifest? = nil, manifestProblem: String? = nil,
+                kubernetesVersion: KubernetesVersion? = nil) {
         self.configz = configz
         self.flagz = flagz
         self.manifest = manifest
         self.manifestProblem = manifestProblem
+        self.kubernetesVersion = kubernetesVersion
     }
 
     static let requests: [ProbeRequest] = [.configz, .flagz]
@@ -26,6 +30,7 @@ public struct SchedulerEvidence: Sendable {
         if let text = poll.okBody(.flagz) {
             evidence.flagz = Flagz(text: text)
         }
+        evidence.kubernetesVersion = poll.metrics.flatMap(KubernetesVersion.init(metrics:))
         let path = target.security.manifestFile
         if let text = FileAccess.readText(path, limit: 1 << 20) {
             do {

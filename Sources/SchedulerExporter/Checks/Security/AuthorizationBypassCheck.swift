@@ -22,13 +22,25 @@ public struct AuthorizationBypassCheck: Check {
         } else if evidence.manifest != nil {
             (paths, source) = (Array(Self.healthPaths), "manifest default")
         } else {
-            return CheckOutput(findings: [SecurityFinding(Self.entry, .unknown, "no flagz or manifest to read the flag from")])
+            return CheckOutput(findings: [SecurityFinding(Self.entry, .unknown, "\(Self.flagzState(poll)); no manifest to read the flag from")])
         }
         let extra = paths.filter { !Self.isHealthPath($0) }
         if extra.isEmpty {
             return CheckOutput(findings: [SecurityFinding(Self.entry, .pass, "only health paths are always allowed (\(source))")])
         }
         return CheckOutput(findings: [SecurityFinding(Self.entry, .fail, "always allowed without RBAC: \(extra.joined(separator: ",")) (\(source))")])
+    }
+
+    /// Why flagz did not tell: a 404 reached an authorized caller (the API server authorizes
+    /// before it routes), so the page is not served, which is no refusal of the exporter.
+    static func flagzState(_ poll: PollResult) -> String {
+        switch poll.status(.flagz) {
+        case 404?: "/flagz is not served (404 to the exporter: the ComponentFlagz feature gate is off, or the release predates it)"
+        case let status? where status == 401 || status == 403: "/flagz refused the exporter (HTTP \(status))"
+        case 200?: "/flagz does not list authorization-always-allow-paths"
+        case let status?: "/flagz answered HTTP \(status)"
+        case nil: "no answer from /flagz"
+        }
     }
 
     static func isHealthPath(_ path: String) -> Bool {

@@ -1,7 +1,8 @@
 import Exposition
 
 /// The legacy plain-HTTP port (10251 until Kubernetes 1.22, `--port`): it served /metrics and
-/// /debug/pprof/ with no authentication at all. Refused = pass; a timeout proves nothing.
+/// /debug/pprof/ with no authentication at all. Refused = pass; a timeout proves nothing; from
+/// 1.23 on (the version from the scheduler's own kubernetes_build_info) it no longer exists.
 public struct InsecurePortCheck: Check {
     public static let entry = SecurityChecks.Entry(
         check: "insecure_port_closed", cisID: "", severity: .critical,
@@ -19,6 +20,11 @@ public struct InsecurePortCheck: Check {
 
     static func request(path: String, port: Int) -> ProbeRequest {
         ProbeRequest("insecure" + path, path: path, credential: .anonymous, destination: .insecurePort(port))
+    }
+
+    /// Says why a refused default port on an old scheduler proves less than on a new one.
+    static func servesByDefault(_ version: KubernetesVersion?) -> String {
+        version.map { " (running \($0), which serves the insecure port unless --port=0)" } ?? ""
     }
 
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {
@@ -52,16 +58,32 @@ public struct InsecurePortCheck: Check {
                                    exposures))
         }
 
+        let version = context.evidence.kubernetesVersion
+        let removed = version?.isAtLeast(1, 23) == true
+        let probedClosed = port != 0 && refused == Self.paths.count
         let finding: SecurityFinding
         if answered {
             let detail = exposed.isEmpty ? "" : ", serving \(exposed.joined(separator: " and ")) without credentials"
-            finding = SecurityFinding(Self.entry, .fail, "plain HTTP answers on port \(port)\(detail)")
+            var note = ""
+            if removed, let version { note = " (running \(version), which has had no insecure port since 1.23: another process listens there)" }
+            finding = SecurityFinding(Self.entry, .fail, "plain HTTP answers on port \(port)\(detail)\(note)")
+        } else if removed, let version {
+            // The flag and the listener are gone, so neither a manifest --port nor a silent probe can mean open.
+            let probe = probedClosed ? "port \(port) refuses connections; " : ""
+            finding = SecurityFinding(Self.entry, .pass, "\(probe)removed in 1.23 (running \(version))")
         } else if let manifestPort, manifestPort != 0 {
-            finding = SecurityFinding(Self.entry, .fail, "--port=\(manifestPort) in the manifest")
-        } else if port != 0, refused == Self.paths.count {
-            finding = SecurityFinding(Self.entry, .pass, "port \(port) refuses connections")
-        } else if port == 0, manifestPort == 0 || (context.evidence.manifest != nil && manifestPort == nil) {
-            finding = SecurityFinding(Self.entry, .pass, "probe disabled; the manifest sets no insecure port")
+            finding = SecurityFinding(Self.entry, .fail, "--port=\(manifestPort) in the manifest\(Self.servesByDefault(version))")
+        } else if probedClosed {
+            finding = SecurityFinding(Self.entry, .pass, "port \(port) refuses connections\(Self.servesByDefault(version))")
+        } else if port == 0, manifestPort == 0 {
+            finding = SecurityFinding(Self.entry, .pass, "probe disabled; the manifest sets --port=0")
+        } else if port == 0, context.evidence.manifest != nil, manifestPort == nil {
+            if let version {
+                // Up to 1.22 an absent --port means the default, 10251: open.
+                finding = SecurityFinding(Self.entry, .fail, "the manifest sets no --port, so \(version) serves plain HTTP on 10251 (open by default up to 1.22)")
+            } else {
+                finding = SecurityFinding(Self.entry, .unknown, "probe disabled; the manifest sets no --port and the scheduler's version, which decides the default (open up to 1.22), is unknown")
+            }
         } else {
             finding = SecurityFinding(Self.entry, .unknown, port == 0 ? "probe disabled and no manifest" : "port \(port) neither answered nor refused")
         }
