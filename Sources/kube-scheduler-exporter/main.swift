@@ -60,10 +60,15 @@ struct ExporterCommand: ParsableCommand {
     var pollInterval: String?
     @Option(name: .customLong("timeout"), help: ArgumentHelp("Timeout of each request to the scheduler (default 10s).", valueName: "duration"))
     var timeout: String?
-    @Option(name: .customLong("probe.insecure-port"), help: ArgumentHelp("Legacy plain-HTTP port to probe (default 10251; 0 disables).", valueName: "port"))
+    @Option(name: .customLong("check.insecure-port"), help: ArgumentHelp("Legacy plain-HTTP port the insecure_port_closed check connects to, on the targets and for /probe (default 10251; 0 disables).", valueName: "port"))
     var insecurePort: Int?
-    @Option(name: .customLong("probe.nonloopback-address"), help: ArgumentHelp("Non-loopback address to probe the secure port on (repeatable; default: the host's interface addresses).", valueName: "addr"))
+    @Option(name: .customLong("check.nonloopback-address"), help: ArgumentHelp("Non-loopback address on which the bind_address_loopback check tries the secure port (repeatable; default: the host's interface addresses).", valueName: "addr"))
     var nonLoopbackAddresses: [String] = []
+    // The names before "probe" came to mean only the /probe endpoint; still accepted, with a warning.
+    @Option(name: .customLong("probe.insecure-port"), help: ArgumentHelp("Deprecated name of --check.insecure-port.", valueName: "port", visibility: .hidden))
+    var deprecatedInsecurePort: Int?
+    @Option(name: .customLong("probe.nonloopback-address"), help: ArgumentHelp("Deprecated name of --check.nonloopback-address.", valueName: "addr", visibility: .hidden))
+    var deprecatedNonLoopbackAddresses: [String] = []
     @Option(name: .customLong("check.manifest-file"), help: ArgumentHelp("The scheduler's static pod manifest (default /etc/kubernetes/manifests/kube-scheduler.yaml).", valueName: "path"))
     var manifestFile: String?
     @Option(name: .customLong("check.kubeconfig-file"), help: ArgumentHelp("The scheduler's kubeconfig (default /etc/kubernetes/scheduler.conf).", valueName: "path"))
@@ -85,7 +90,20 @@ struct ExporterCommand: ParsableCommand {
     @Option(name: .customLong("log.format"), help: ArgumentHelp("logfmt or json.", valueName: "format"))
     var logFormat = "logfmt"
 
+    /// Each deprecated name given, with the name that replaces it, for the one start-up warning.
+    var deprecatedFlagsUsed: [(old: String, new: String)] {
+        var used: [(old: String, new: String)] = []
+        if deprecatedInsecurePort != nil { used.append(("--probe.insecure-port", "--check.insecure-port")) }
+        if !deprecatedNonLoopbackAddresses.isEmpty { used.append(("--probe.nonloopback-address", "--check.nonloopback-address")) }
+        return used
+    }
+
     func exporterConfig() throws(ConfigError) -> ExporterConfig {
+        if insecurePort != nil, deprecatedInsecurePort != nil {
+            throw ConfigError("--probe.insecure-port is the deprecated name of --check.insecure-port; give only one")
+        }
+        let insecurePort = self.insecurePort ?? deprecatedInsecurePort
+        let nonLoopbackAddresses = self.nonLoopbackAddresses + deprecatedNonLoopbackAddresses
         var targets: [TargetConfig]
         if let configFile {
             targets = try ConfigFile.load(path: configFile)
@@ -185,6 +203,11 @@ enum Main {
         }
         LoggingSystem.bootstrap { StructuredLogHandler(label: $0, format: format, level: level) }
         let logger = Logger(label: "kube-scheduler-exporter")
+        let deprecated = command.deprecatedFlagsUsed
+        if !deprecated.isEmpty {
+            logger.warning("deprecated flag names are still accepted but will be removed",
+                           metadata: ["use": "\(deprecated.map { "\($0.new) instead of \($0.old)" }.joined(separator: ", "))"])
+        }
         let exporter = Exporter(config: config, web: web, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [exporter], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

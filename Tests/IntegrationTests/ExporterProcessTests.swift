@@ -12,8 +12,8 @@ import Testing
         let simulator = try await Simulator.start(in: dir)
         defer { simulator.child.stop() }
         let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile,
-                                                 "--bearer-token-file", simulator.tokenFile, "--probe.nonloopback-address", "127.0.0.2",
-                                                 "--probe.insecure-port", "0"])
+                                                 "--bearer-token-file", simulator.tokenFile, "--check.nonloopback-address", "127.0.0.2",
+                                                 "--check.insecure-port", "0"])
         defer { exporter.child.stop() }
 
         // Wait for the windowed latency families too (they need two polls), so promtool lints them.
@@ -54,8 +54,8 @@ import Testing
         defer { simulator.child.stop() }
         let wrongToken = try dir.write("wrong-token", "not-the-exporter-token")
         let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile,
-                                                 "--bearer-token-file", wrongToken, "--probe.nonloopback-address", "127.0.0.2",
-                                                 "--probe.insecure-port", "0"])
+                                                 "--bearer-token-file", wrongToken, "--check.nonloopback-address", "127.0.0.2",
+                                                 "--check.insecure-port", "0"])
         defer { exporter.child.stop() }
         let body = try await exporter.scrape { sampleValue($0, "kube_scheduler_endpoint_http_status", "endpoint=\"metrics\"") != nil }
         #expect(sampleValue(body, "kube_scheduler_up") == 0)
@@ -103,8 +103,30 @@ import Testing
         #expect(version.output.contains("."))
         let help = try await runCommand(exporter, ["--help"])
         for flag in ["--config.file", "--web.listen-address", "--target", "--bearer-token-file", "--ca-file", "--cert-file",
-                     "--key-file", "--insecure-skip-verify", "--poll-interval", "--log.level", "--log.format", "targets:"] {
+                     "--key-file", "--insecure-skip-verify", "--poll-interval", "--log.level", "--log.format", "targets:",
+                     "--check.insecure-port", "--check.nonloopback-address"] {
             #expect(help.output.contains(flag), "--help documents \(flag)")
         }
+        #expect(!help.output.contains("--probe.insecure-port") && !help.output.contains("--probe.nonloopback-address"),
+                "the deprecated names are hidden: \(help.output)")
+        let both = try await runCommand(exporter, ["--check.insecure-port", "0", "--probe.insecure-port", "0"])
+        #expect(both.status == 2, "an old and a new name for one flag: \(both.output)")
+    }
+
+    /// "probe" now names only the /probe endpoint; the poller's old flag names still work and
+    /// say once, at start-up, what replaces them.
+    @Test func deprecatedFlagNamesWarnOnce() async throws {
+        let refused = try RefusingPort()
+        let exporter = try await Exporter.start(["--target", "https://127.0.0.1:\(refused.port)",
+                                                 "--probe.insecure-port", "0", "--probe.nonloopback-address", "127.0.0.2"])
+        defer { exporter.child.stop() }
+        _ = try await exporter.scrape { (sampleValue($0, "kube_scheduler_polls_total") ?? 0) >= 2 }
+        let warnings = exporter.child.text.split(separator: "\n").filter { $0.contains("deprecated flag names") }
+        #expect(warnings.count == 1, "\(warnings)")
+        #expect(warnings.first?.contains("level=warning") == true)
+        #expect(warnings.first?.contains("--check.insecure-port instead of --probe.insecure-port") == true)
+        #expect(warnings.first?.contains("--check.nonloopback-address instead of --probe.nonloopback-address") == true)
+        let body = try await exporter.scrape { _ in true }
+        #expect(sampleValue(body, "kube_scheduler_insecure_port_open") == nil, "the old name still turned the port check off")
     }
 }

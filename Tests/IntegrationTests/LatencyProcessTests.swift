@@ -10,7 +10,7 @@ import Testing
         let simulator = try await Simulator.start(in: dir, extra: ["--load", "--load-interval", "0.2"])
         defer { simulator.child.stop() }
         let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile, "--bearer-token-file", simulator.tokenFile,
-                                                 "--probe.nonloopback-address", "127.0.0.2", "--probe.insecure-port", "0",
+                                                 "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0",
                                                  "--latency.window", "5s", "--latency.quantiles", "0.5,0.99"])
         defer { exporter.child.stop() }
         let body = try await exporter.scrape {

@@ -10,7 +10,7 @@ import Testing
         let simulator = try await Simulator.start(in: dir)
         defer { simulator.child.stop() }
         let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile, "--bearer-token-file", simulator.tokenFile,
-                                                 "--probe.nonloopback-address", "127.0.0.2", "--probe.insecure-port", "0"])
+                                                 "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0"])
         defer { exporter.child.stop() }
         _ = try await exporter.scrape { sampleValue($0, "kube_scheduler_up") == 1 }
         let response = try await exporter.get("/scheduler/metrics")
@@ -43,7 +43,7 @@ import Testing
 
     @Test func passthroughCanBeTurnedOff() async throws {
         let exporter = try await Exporter.start(["--target", "https://127.0.0.1:1", "--passthrough.families", "",
-                                                 "--probe.nonloopback-address", "127.0.0.2", "--probe.insecure-port", "0"])
+                                                 "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0"])
         defer { exporter.child.stop() }
         #expect(try await exporter.get("/scheduler/metrics").status == 404)
     }
@@ -54,7 +54,7 @@ import Testing
         let simulator = try await Simulator.start(in: dir, variant: "metrics-always-allowed")
         defer { simulator.child.stop() }
         let exporter = try await Exporter.start(["--target", "https://127.0.0.1:1", "--probe.allowed-targets", "127.0.0.0/8",
-                                                 "--probe.nonloopback-address", "127.0.0.2", "--probe.insecure-port", "0"])
+                                                 "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0"])
         defer { exporter.child.stop() }
 
         let reachable = String(decoding: try await exporter.get("/probe?target=127.0.0.1:\(simulator.port)").body, as: UTF8.self)

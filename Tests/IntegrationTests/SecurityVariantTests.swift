@@ -12,7 +12,7 @@ import Testing
         let simulator = try await Simulator.start(in: dir, variant: variant, extra: simulatorArguments, bindAddress: bindAddress)
         defer { simulator.child.stop() }
         let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile,
-                                                 "--bearer-token-file", simulator.tokenFile, "--probe.nonloopback-address", "127.0.0.2",
+                                                 "--bearer-token-file", simulator.tokenFile, "--check.nonloopback-address", "127.0.0.2",
                                                  "--check.manifest-file", "\(dir.path)/absent-manifest.yaml"] + exporterArguments)
         defer { exporter.child.stop() }
         let body = try await exporter.scrape { sampleValue($0, "kube_scheduler_security_check", "check=\"tls_min_version\"", "status=\"unknown\"") != nil }
@@ -29,7 +29,7 @@ import Testing
     func closedPort() -> String { "1" }  // privileged and unused here: refused at once
 
     @Test func defaultVariant() async throws {
-        try await scrape(exporterArguments: ["--probe.insecure-port", closedPort()]) { _, body, _ in
+        try await scrape(exporterArguments: ["--check.insecure-port", closedPort()]) { _, body, _ in
             #expect(status(body, "profiling_disabled") == "fail", "upstream default: profiling on")
             #expect(sampleValue(body, "kube_scheduler_profiling_enabled", "source=\"pprof\"") == 1)
             #expect(sampleValue(body, "kube_scheduler_profiling_enabled", "source=\"configz\"") == 1)
@@ -90,7 +90,7 @@ import Testing
 
     @Test func legacyInsecurePort() async throws {
         let port = 20_000 + Int.random(in: 0..<20_000)
-        try await scrape(simulatorArguments: ["--insecure-port", String(port)], exporterArguments: ["--probe.insecure-port", String(port)]) { _, body, _ in
+        try await scrape(simulatorArguments: ["--insecure-port", String(port)], exporterArguments: ["--check.insecure-port", String(port)]) { _, body, _ in
             #expect(status(body, "insecure_port_closed") == "fail")
             #expect(sampleValue(body, "kube_scheduler_insecure_port_open", "port=\"\(port)\"") == 1)
             #expect(sampleValue(body, "kube_scheduler_insecure_port_exposes", "path=\"/metrics\"") == 1)
@@ -155,8 +155,8 @@ import Testing
         let simulator = try await Simulator.start(in: dir, variant: "default")
         defer { simulator.child.stop() }
         let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile,
-                                                 "--bearer-token-file", simulator.tokenFile, "--probe.nonloopback-address", "127.0.0.2",
-                                                 "--probe.insecure-port", closedPort()])
+                                                 "--bearer-token-file", simulator.tokenFile, "--check.nonloopback-address", "127.0.0.2",
+                                                 "--check.insecure-port", closedPort()])
         defer { exporter.child.stop() }
         let body = try await exporter.scrape { (sampleValue($0, "kube_scheduler_polls_total") ?? 0) >= 5 }
         #expect(sampleValue(body, "kube_scheduler_tls_cert_self_signed") != nil, "the observation's gauges are still served")

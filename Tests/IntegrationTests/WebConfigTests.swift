@@ -74,7 +74,7 @@ import Glibc
         let simulator = try await Simulator.start(in: setup.dir)
         defer { simulator.child.stop() }
         let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile, "--bearer-token-file", simulator.tokenFile,
-                                                 "--probe.nonloopback-address", "127.0.0.2", "--probe.insecure-port", "0",
+                                                 "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0",
                                                  "--web.config.file", setup.webConfig])
         defer { exporter.child.stop() }
         #expect(exporter.child.text.contains("tls=true"))
@@ -138,7 +138,7 @@ import Glibc
         let simulator = try await Simulator.start(in: setup.dir)
         defer { simulator.child.stop() }
         let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile, "--bearer-token-file", simulator.tokenFile,
-                                                 "--probe.nonloopback-address", "127.0.0.2", "--probe.insecure-port", "0",
+                                                 "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0",
                                                  "--web.config.file", setup.webConfig])
         defer { exporter.child.stop() }
         let url = "https://\(exporter.address)/metrics"
