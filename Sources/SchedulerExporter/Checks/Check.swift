@@ -2,16 +2,21 @@ import Exposition
 import Logging
 
 /// A check turns what a poll cycle saw into metric families and, for security checks, findings.
-/// Each check lives in its own file and declares the requests it reads; `Checks.all` lists them
-/// (like node_exporter's collector table). Checks are pure apart from reading local files.
+/// Each check lives in its own file, declares the requests it reads and the catalogue entries it
+/// judges; `Checks.all` lists them (like node_exporter's collector table), and the catalogue is
+/// derived from that list. Checks are pure: the poll stage does all I/O (HTTP, the node's files,
+/// its interface addresses) and hands them the result.
 public protocol Check: Sendable {
     /// Requests this check reads; the poll cycle fetches each distinct request once.
     func requests(for target: TargetConfig) -> [ProbeRequest]
     func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput
+    /// The security checks whose verdicts it returns, in output order (none for metric-only checks).
+    var entries: [SecurityChecks.Entry] { get }
 }
 
 extension Check {
     public func requests(for target: TargetConfig) -> [ProbeRequest] { [] }
+    public var entries: [SecurityChecks.Entry] { [] }
 }
 
 public struct CheckContext: Sendable {
@@ -19,7 +24,7 @@ public struct CheckContext: Sendable {
     /// Unix seconds at evaluation, for certificate ages and rates.
     public var now: Double
     public var logger: Logger
-    /// configz, flagz and the manifest, parsed once per cycle for all checks.
+    /// configz, flagz, the build info and the manifest, parsed once per cycle for all checks.
     public var evidence: SchedulerEvidence
 
     public init(target: TargetConfig, now: Double, logger: Logger, evidence: SchedulerEvidence = SchedulerEvidence()) {

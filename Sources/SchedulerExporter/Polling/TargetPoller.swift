@@ -76,7 +76,8 @@ public actor TargetPoller {
     @discardableResult
     public func pollOnce() async -> TargetSnapshot {
         var requests = Set<ProbeRequest>([.metrics] + SchedulerEvidence.requests)
-        for check in checks { requests.formUnion(check.requests(for: target)) }
+        let planned = Self.plannedTarget(target)
+        for check in checks { requests.formUnion(check.requests(for: planned)) }
         let reusable = tlsObservations.flatMap { ContinuousClock.now - $0.madeAt < Self.tlsObservationMaxAge ? $0.responses : nil }
         if let reusable { requests.subtract(reusable.keys) }
         var poll = await cycle.run(requests)
@@ -90,7 +91,7 @@ public actor TargetPoller {
             let allStand = observed.allSatisfy { TLSCheck.observationStands($0.key, $0.value) }
             tlsObservations = !observed.isEmpty && allStand ? (.now, observed) : nil
         }
-        let evidence = SchedulerEvidence.gather(from: poll, target: target)
+        let evidence = poll.observeNodeFiles(for: target)
         if let problem = evidence.manifestProblem, problem != lastManifestProblem {
             logger.warning("cannot read the scheduler manifest; file checks report unknown",
                            metadata: ["target": "\(target.name)", "reason": "\(problem)"])
@@ -124,6 +125,17 @@ public actor TargetPoller {
             passthroughBody: poll.up ? poll.metrics.flatMap { document in passthrough?.select(from: document) } : nil)
         store.publish(snapshot)
         return snapshot
+    }
+
+    /// The target with the host's defaults resolved: the non-loopback addresses to try the secure
+    /// port on are the node's own interface addresses unless configured. Read here, in the poll
+    /// stage, so that the checks only ever see values.
+    static func plannedTarget(_ target: TargetConfig) -> TargetConfig {
+        var planned = target
+        if planned.security.nonLoopbackAddresses == nil {
+            planned.security.nonLoopbackAddresses = InterfaceAddresses.nonLoopback()
+        }
+        return planned
     }
 
     private func pollFamilies(_ poll: PollResult) -> [OutputFamily] {

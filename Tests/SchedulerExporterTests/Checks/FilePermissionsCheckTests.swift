@@ -29,8 +29,10 @@ import Glibc
         var target = TargetConfig(name: "t", url: "https://127.0.0.1:10259")
         target.security.manifestFile = manifest
         target.security.kubeconfigFile = kubeconfig
-        let poll = try makePoll([:])
-        let context = makeContext(target)
+        var poll = try makePoll([:])
+        // The poll stage stats the real files; the checks only read what it found.
+        let evidence = poll.observeNodeFiles(for: target)
+        let context = makeContext(target, evidence: evidence)
         var output = FilePermissionsCheck(.manifest).evaluate(poll, context: context)
         output.findings += FilePermissionsCheck(.kubeconfig).evaluate(poll, context: context).findings
         return output
@@ -64,8 +66,52 @@ import Glibc
     }
 
     @Test func kubeconfigPathComesFromTheScheduler() {
+        let target = TargetConfig(name: "t", url: "https://127.0.0.1:10259")
         let evidence = SchedulerEvidence(configz: Configz(kubeconfig: "/srv/sched.conf"))
-        #expect(FilePermissionsCheck.kubeconfigPath(makeContext(evidence: evidence)) == "/srv/sched.conf")
-        #expect(FilePermissionsCheck.kubeconfigPath(makeContext()) == "/etc/kubernetes/scheduler.conf")
+        #expect(FilePermissionsCheck.kubeconfigPath(target: target, evidence: evidence) == "/srv/sched.conf")
+        #expect(FilePermissionsCheck.kubeconfigPath(target: target, evidence: SchedulerEvidence()) == "/etc/kubernetes/scheduler.conf")
+    }
+
+    /// Checks are pure: handed the stat results a node produced, they judge them without a disk.
+    @Test func checksJudgeTheFilesThePollStageFound() throws {
+        var target = TargetConfig(name: "t", url: "https://127.0.0.1:10259")
+        target.security.manifestFile = "/etc/kubernetes/manifests/kube-scheduler.yaml"
+        target.security.kubeconfigFile = "/etc/kubernetes/scheduler.conf"
+        func status(_ mode: UInt32, uid: UInt32 = 0) -> Result<FileAccess.Status, FileError> {
+            .success(FileAccess.Status(mode: mode, uid: uid, gid: 0, size: 1, modified: 0, inode: 1))
+        }
+        let poll = PollResult(startedAt: 0, files: [
+            target.security.manifestFile: FileObservation(status: status(0o600)),
+            "/etc/kubernetes/scheduler.conf": FileObservation(status: status(0o644, uid: 1000)),
+        ])
+        let context = makeContext(target)
+        let manifest = FilePermissionsCheck(.manifest).evaluate(poll, context: context)
+        #expect(manifest.finding("manifest_permissions")?.status == .pass)
+        #expect(manifest.finding("manifest_ownership")?.status == .pass)
+        let kubeconfig = FilePermissionsCheck(.kubeconfig).evaluate(poll, context: context)
+        #expect(kubeconfig.finding("kubeconfig_permissions")?.evidence == "/etc/kubernetes/scheduler.conf has mode 644")
+        #expect(kubeconfig.finding("kubeconfig_ownership")?.status == .fail)
+        let unobserved = FilePermissionsCheck(.kubeconfig).evaluate(PollResult(startedAt: 0), context: context)
+        #expect(unobserved.finding("kubeconfig_permissions")?.status == .unknown)
+    }
+
+    /// The manifest and the --config file it names are read by the poll stage, then parsed.
+    @Test func manifestAndItsConfigFileFromTheNode() throws {
+        let config = "\(directory)/config.yaml"
+        try "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nclientConnection:\n  kubeconfig: \(directory)/from-config.conf\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let manifest = file("kube-scheduler.yaml", mode: 0o600)
+        try "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: kube-scheduler\n    command: [kube-scheduler, --config=\(config)]\n"
+            .write(toFile: manifest, atomically: true, encoding: .utf8)
+        var target = TargetConfig(name: "t", url: "https://127.0.0.1:10259")
+        target.security.manifestFile = manifest
+        var poll = try makePoll([:])
+        let evidence = poll.observeNodeFiles(for: target)
+        #expect(evidence.manifest?["config"] == config)
+        #expect(poll.files[config]?.text != nil)
+        #expect(FilePermissionsCheck.kubeconfigPath(target: target, evidence: evidence) == "\(directory)/from-config.conf")
+        #expect(poll.files["\(directory)/from-config.conf"] != nil, "the kubeconfig the scheduler uses was stat'ed too")
+        // Parsing again from the same poll needs no disk: the evidence is a function of the poll.
+        #expect(SchedulerEvidence.gather(from: poll, target: target).manifest?.config?.kubeconfig == "\(directory)/from-config.conf")
     }
 }

@@ -1,6 +1,7 @@
 /// What the scheduler says about its own configuration, parsed once per poll cycle and shared by
-/// every check: /configz, /flagz and the static pod manifest on disk. A missing source is nil with
-/// the reason, so checks can say `unknown` instead of guessing.
+/// every check: /configz, /flagz, its build info and the static pod manifest the poll stage read
+/// from the node. A missing source is nil with the reason, so checks can say `unknown` instead of
+/// guessing.
 public struct SchedulerEvidence: Sendable {
     public var configz: Configz?
     public var flagz: Flagz?
@@ -21,7 +22,7 @@ public struct SchedulerEvidence: Sendable {
 
     static let requests: [ProbeRequest] = [.configz, .flagz]
 
-    /// Parses what the poll fetched and reads the manifest (and its `--config` file) from disk.
+    /// Parses what the poll fetched and what it read from the node; no I/O of its own.
     static func gather(from poll: PollResult, target: TargetConfig) -> SchedulerEvidence {
         var evidence = SchedulerEvidence()
         if let response = poll.response(.configz), response.status == 200 {
@@ -31,24 +32,34 @@ public struct SchedulerEvidence: Sendable {
             evidence.flagz = Flagz(text: text)
         }
         evidence.kubernetesVersion = poll.metrics.flatMap(KubernetesVersion.init(metrics:))
-        let path = target.security.manifestFile
-        if let text = FileAccess.readText(path, limit: 1 << 20) {
-            do {
-                var manifest = try StaticPodManifest(yaml: text)
-                if let configPath = manifest["config"], !configPath.isEmpty, let configText = FileAccess.readText(configPath) {
-                    manifest.config = try? SchedulerConfigFile(yaml: configText)
-                }
-                evidence.manifest = manifest
-            } catch {
-                evidence.manifestProblem = "\(path): \(error)"
-            }
-        } else {
-            switch FileAccess.status(path) {
-            case .failure(let error): evidence.manifestProblem = error.description
-            case .success: evidence.manifestProblem = "\(path): not readable"
-            }
-        }
+        evidence.parseManifest(target.security.manifestFile, files: poll.files)
         return evidence
+    }
+
+    /// The manifest from `files`, with the --config file it names when that was read too.
+    mutating func parseManifest(_ path: String, files: [String: FileObservation]) {
+        manifest = nil
+        manifestProblem = nil
+        guard let observation = files[path] else {
+            manifestProblem = "\(path): not read"
+            return
+        }
+        guard let text = observation.text else {
+            switch observation.status {
+            case .failure(let error): manifestProblem = error.description
+            case .success: manifestProblem = "\(path): not readable"
+            }
+            return
+        }
+        do {
+            var manifest = try StaticPodManifest(yaml: text)
+            if let configPath = manifest["config"], !configPath.isEmpty, let configText = files[configPath]?.text {
+                manifest.config = try? SchedulerConfigFile(yaml: configText)
+            }
+            self.manifest = manifest
+        } catch {
+            manifestProblem = "\(path): \(error)"
+        }
     }
 
     /// A boolean flag's value from flagz, or else the manifest; with the source it came from.

@@ -9,6 +9,8 @@ public struct AlphaFeatureGatesCheck: Check {
 
     public init() {}
 
+    public var entries: [SecurityChecks.Entry] { [Self.entry] }
+
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {
         guard let family = poll.metrics?.family(named: "kubernetes_feature_enabled") else {
             return CheckOutput(findings: [SecurityFinding(Self.entry, .unknown, poll.up ? "the scheduler exports no kubernetes_feature_enabled" : "no /metrics")])

@@ -14,6 +14,8 @@ public struct AnonymousAccessCheck: Check {
 
     public init() {}
 
+    public var entries: [SecurityChecks.Entry] { [Self.entry] }
+
     public func requests(for target: TargetConfig) -> [ProbeRequest] { Self.requests }
 
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {

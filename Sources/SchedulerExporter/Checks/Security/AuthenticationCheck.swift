@@ -11,6 +11,8 @@ public struct AuthenticationCheck: Check {
 
     public init() {}
 
+    public var entries: [SecurityChecks.Entry] { [Self.entry] }
+
     public func requests(for target: TargetConfig) -> [ProbeRequest] { [Self.request] }
 
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {

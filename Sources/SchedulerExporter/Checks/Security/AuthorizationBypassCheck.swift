@@ -11,6 +11,8 @@ public struct AuthorizationBypassCheck: Check {
 
     public init() {}
 
+    public var entries: [SecurityChecks.Entry] { [Self.entry] }
+
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {
         let evidence = context.evidence
         let paths: [String]

@@ -14,6 +14,8 @@ public struct BindAddressCheck: Check {
 
     public init() {}
 
+    public var entries: [SecurityChecks.Entry] { [Self.entry] }
+
     public func requests(for target: TargetConfig) -> [ProbeRequest] {
         Self.addresses(for: target).map(Self.request(for:))
     }
@@ -22,8 +24,10 @@ public struct BindAddressCheck: Check {
         ProbeRequest("nonloopback", path: "/healthz", credential: .anonymous, destination: .address(address))
     }
 
+    /// The poll stage fills in the host's interface addresses when none are configured
+    /// (`TargetPoller.plannedTarget`), so planning requests touches no system state here.
     static func addresses(for target: TargetConfig) -> [String] {
-        target.security.nonLoopbackAddresses ?? InterfaceAddresses.nonLoopback()
+        target.security.nonLoopbackAddresses ?? []
     }
 
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {

@@ -9,6 +9,8 @@ public struct ContentionProfilingCheck: Check {
 
     public init() {}
 
+    public var entries: [SecurityChecks.Entry] { [Self.entry] }
+
     public func requests(for target: TargetConfig) -> [ProbeRequest] { [.pprof] }
 
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {

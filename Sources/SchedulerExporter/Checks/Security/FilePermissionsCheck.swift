@@ -1,8 +1,9 @@
 import Exposition
 
 /// CIS 1.1.5/1.1.6 (static pod manifest) and 1.1.15/1.1.16 (scheduler.conf): mode 600 or
-/// stricter, owned by root:root. Read with stat(2) on the host path mounted into the exporter;
-/// a file that cannot be stat'ed is `unknown`, never `pass`.
+/// stricter, owned by root:root. Judged from the stat(2) the poll stage made on the host path
+/// mounted into the exporter (`PollResult.files`); a file that cannot be stat'ed is `unknown`,
+/// never `pass`.
 public struct FilePermissionsCheck: Check {
     public enum File: Sendable { case manifest, kubeconfig }
 
@@ -25,12 +26,25 @@ public struct FilePermissionsCheck: Check {
         self.file = file
     }
 
+    public var entries: [SecurityChecks.Entry] {
+        switch file {
+        case .manifest: [Self.manifestPermissions, Self.manifestOwnership]
+        case .kubeconfig: [Self.kubeconfigPermissions, Self.kubeconfigOwnership]
+        }
+    }
+
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {
         let (path, permissions, ownership) = switch file {
         case .manifest: (context.target.security.manifestFile, Self.manifestPermissions, Self.manifestOwnership)
-        case .kubeconfig: (Self.kubeconfigPath(context), Self.kubeconfigPermissions, Self.kubeconfigOwnership)
+        case .kubeconfig: (Self.kubeconfigPath(target: context.target, evidence: context.evidence), Self.kubeconfigPermissions, Self.kubeconfigOwnership)
         }
-        switch FileAccess.status(path) {
+        guard let observation = poll.files[path] else {
+            return CheckOutput(findings: [
+                SecurityFinding(permissions, .unknown, "\(path) was not observed"),
+                SecurityFinding(ownership, .unknown, "\(path) was not observed"),
+            ])
+        }
+        switch observation.status {
         case .failure(let error):
             context.logger.debug("file check cannot stat its file", metadata: ["target": "\(context.target.name)", "error": "\(error)"])
             return CheckOutput(findings: [
@@ -55,9 +69,8 @@ public struct FilePermissionsCheck: Check {
     }
 
     /// The configured path, else what the scheduler reports it uses, else the kubeadm default.
-    static func kubeconfigPath(_ context: CheckContext) -> String {
-        if let configured = context.target.security.kubeconfigFile { return configured }
-        let evidence = context.evidence
+    static func kubeconfigPath(target: TargetConfig, evidence: SchedulerEvidence) -> String {
+        if let configured = target.security.kubeconfigFile { return configured }
         for candidate in [evidence.configz?.kubeconfig, evidence.flagz?["kubeconfig"], evidence.manifest?["kubeconfig"],
                           evidence.manifest?.config?.kubeconfig] {
             if let candidate, !candidate.isEmpty { return candidate }

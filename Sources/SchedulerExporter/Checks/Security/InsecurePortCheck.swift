@@ -12,6 +12,8 @@ public struct InsecurePortCheck: Check {
 
     public init() {}
 
+    public var entries: [SecurityChecks.Entry] { [Self.entry] }
+
     public func requests(for target: TargetConfig) -> [ProbeRequest] {
         let port = target.security.insecurePort
         guard port != 0 else { return [] }

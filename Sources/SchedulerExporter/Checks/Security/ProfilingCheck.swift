@@ -10,6 +10,8 @@ public struct ProfilingCheck: Check {
 
     public init() {}
 
+    public var entries: [SecurityChecks.Entry] { [Self.entry] }
+
     public func requests(for target: TargetConfig) -> [ProbeRequest] { [.pprof] }
 
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {

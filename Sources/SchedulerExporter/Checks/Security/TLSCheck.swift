@@ -20,6 +20,8 @@ public struct TLSCheck: Check {
 
     public init() {}
 
+    public var entries: [SecurityChecks.Entry] { [Self.certificateEntry, Self.versionEntry] }
+
     public func requests(for target: TargetConfig) -> [ProbeRequest] {
         URLParts(target.url)?.scheme == "https" ? [Self.observe, Self.verify, Self.legacy] : []
     }
