@@ -91,6 +91,9 @@ struct MetricsLoad: Sendable {
     private let valueStarts: [Int]
     private(set) var histograms: [Histogram] = []
     private(set) var counters: [Counter] = []
+    /// Every counter and histogram sample line (the grown ones too): a restarted process starts
+    /// all of them from zero, not only those the load grows.
+    private var cumulativeLines: [Int] = []
     private var replacedLines: [Int: String] = [:]
     private var generator: SplitMix64
     private let restartAtTick: Int?
@@ -123,10 +126,19 @@ struct MetricsLoad: Sendable {
         var histogramOrder: [String] = []
         var foundStartLine: Int?
         var foundStartTime: Double?
+        var cumulativeNames = Set<String>()
         for (lineIndex, range) in ranges.enumerated() {
             let line = String(decoding: body[range], as: UTF8.self)
+            if line.hasPrefix("# TYPE ") {
+                let fields = line.split(separator: " ")
+                if fields.count == 4, fields[3] == "counter" { cumulativeNames.insert(String(fields[2])) }
+                if fields.count == 4, fields[3] == "histogram" {
+                    for suffix in ["_bucket", "_sum", "_count"] { cumulativeNames.insert(String(fields[2]) + suffix) }
+                }
+            }
             if line.hasPrefix("#") || line.isEmpty { continue }
             guard let sample = Self.parseSample(line) else { continue }
+            if cumulativeNames.contains(sample.name) { cumulativeLines.append(lineIndex) }
             if sample.name == "process_start_time_seconds", sample.labels.isEmpty {
                 foundStartLine = lineIndex
                 foundStartTime = sample.value
@@ -208,6 +220,7 @@ struct MetricsLoad: Sendable {
 
     /// A restarted scheduler starts its counters from zero and reports a new process start time.
     private mutating func restart() {
+        for line in cumulativeLines { setLine(line, value: 0) }
         for index in histograms.indices {
             histograms[index].buckets = histograms[index].buckets.map { _ in 0 }
             histograms[index].sum = 0

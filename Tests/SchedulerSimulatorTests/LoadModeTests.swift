@@ -172,6 +172,12 @@ struct ExpositionSnapshot {
             #expect(restarted.value(family + "_count", labels) == 0)
             #expect(restarted.value(family + "_sum", labels) == 0)
         }
+        // Not only the grown series: every counter and histogram of the new process starts at zero.
+        let permit = #"{extension_point="Permit",profile="default-scheduler",status="Success"}"#
+        #expect(initial.value("scheduler_framework_extension_point_duration_seconds_count", permit) == 30)
+        #expect(restarted.value("scheduler_framework_extension_point_duration_seconds_count", permit) == 0)
+        #expect(restarted.buckets("scheduler_framework_extension_point_duration_seconds", labelsWithoutLE: permit).allSatisfy { $0.1 == 0 })
+        #expect(restarted.value("process_cpu_seconds_total") == 0, "a counter outside the scheduler's own families too")
         #expect(restarted.value("process_start_time_seconds")! > initial.value("process_start_time_seconds")!)
         #expect(restartedHeaders["process-start-time-unix"] != initialHeaders["process-start-time-unix"])
         #expect(restartedHeaders["process-start-time-unix"]
