@@ -144,7 +144,7 @@ def insecure_stack(tmp_path_factory):
         tmp_path_factory.mktemp("insecure"),
         ["--variant", "metrics-always-allowed", "--cert-valid-days", "5",
          "--insecure-port", str(insecure_port), "--load"],
-        ["--probe.insecure-port", str(insecure_port)])
+        ["--check.insecure-port", str(insecure_port)])
 
 
 @pytest.fixture(params=["stack", "insecure_stack"])

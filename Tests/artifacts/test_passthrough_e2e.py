@@ -42,7 +42,7 @@ def test_kubernetes_mixin_expressions_work_through_the_passthrough(tmp_path):
         exporter = Process("kube-scheduler-exporter", [
             str(EXPORTER), "--target", url, "--ca-file", str(tmp_path / "pki" / "ca.crt"),
             "--bearer-token-file", str(token), "--web.listen-address", "127.0.0.1:0", "--poll-interval", "1s",
-            "--probe.insecure-port", "0", "--probe.nonloopback-address", "127.0.0.2"])
+            "--check.insecure-port", "0", "--check.nonloopback-address", "127.0.0.2"])
         processes.append(exporter)
         address = exporter.wait_for_line(r"msg=listening address=([0-9.]+:\d+)", 60).group(1)
         wait_until(lambda: http_get(f"http://{address}/scheduler/metrics")[0] == 200, 60, "passthrough serving")
