@@ -85,6 +85,8 @@ struct ExporterCommand: ParsableCommand {
     var probeAllowedTargets: String?
     @Option(name: .customLong("probe.max-concurrent"), help: ArgumentHelp("Concurrent /probe requests at most (default 8).", valueName: "n"))
     var probeMaxConcurrent = 8
+    @Option(name: .customLong("probe.max-timeout"), help: ArgumentHelp("Longest a /probe may run, whatever X-Prometheus-Scrape-Timeout-Seconds asks for (default 10s).", valueName: "duration"))
+    var probeMaxTimeout: String?
     @Option(name: .customLong("log.level"), help: ArgumentHelp("debug, info, warn or error.", valueName: "level"))
     var logLevel = "info"
     @Option(name: .customLong("log.format"), help: ArgumentHelp("logfmt or json.", valueName: "format"))
@@ -149,6 +151,7 @@ struct ExporterCommand: ParsableCommand {
         var config = ExporterConfig(listenAddress: try ListenAddress(parsing: listenAddress), targets: targets)
         config.passthroughFamilies = passthroughFamilies
         config.probe.maxConcurrent = probeMaxConcurrent
+        if let probeMaxTimeout { config.probe.maxTimeout = try Self.duration(probeMaxTimeout, flag: "--probe.max-timeout") }
         if let insecurePort { config.probe.insecurePort = insecurePort }
         if let probeAllowedTargets {
             config.probe.allowedTargets = try probeAllowedTargets.split(separator: ",").map { (text) throws(ConfigError) in

@@ -1,5 +1,6 @@
 import CurlHTTP
 import Foundation
+import TestSupport
 import Testing
 
 /// /scheduler/metrics and /probe against a real simulator process.
@@ -74,6 +75,31 @@ import Testing
         #expect(try await exporter.get("/probe?target=192.168.1.1:10259").status == 403)
         #expect(try await exporter.get("/probe?target=scheduler.example:10259").status == 400)
         #expect(try await exporter.get("/probe").status == 400)
+    }
+
+    /// `X-Prometheus-Scrape-Timeout-Seconds: 1e300` (or inf, nan) once stopped the process with
+    /// "Illegal instruction", and 1e7 held a probe slot for months: the header is clamped to
+    /// --probe.max-timeout, and what is not a positive number gets 400.
+    @Test func hostileScrapeTimeoutHeadersNeitherCrashNorStall() async throws {
+        let blackHole = try SilentListener()
+        let exporter = try await Exporter.start(["--target", "https://127.0.0.1:1", "--probe.allowed-targets", "127.0.0.0/8",
+                                                 "--probe.max-timeout", "1s", "--probe.max-concurrent", "1",
+                                                 "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0"])
+        defer { exporter.child.stop() }
+        func probe(_ header: String) async throws -> Int {
+            var request = HTTPRequest(url: "http://\(exporter.address)/probe?target=127.0.0.1:\(blackHole.port)")
+            request.headers = [("X-Prometheus-Scrape-Timeout-Seconds", header)]
+            request.timeout = .seconds(60)  // a safety net: the probe itself may take 1 s
+            return try await IntegrationClient.shared.perform(request).status
+        }
+        for header in ["1e300", "inf", "1e7", "1.7976931348623157e308"] {
+            #expect(try await probe(header) == 200, "\(header) is clamped to the maximum")
+        }
+        for header in ["nan", "-1", "0", "soon"] {
+            #expect(try await probe(header) == 400, "\(header) is refused")
+        }
+        // One slot, so each 1e7 probe above must have ended for the next to get 200.
+        #expect(try await exporter.get("/healthz").status == 200, "still alive")
     }
 }
 

@@ -33,6 +33,9 @@ public struct ExporterConfig: Sendable {
             }
         }
         guard probe.maxConcurrent > 0 else { throw ConfigError("--probe.max-concurrent must be positive") }
+        guard probe.maxTimeout > .zero, probe.maxTimeout <= OutsideInProbeConfig.maxTimeoutLimit else {
+            throw ConfigError("--probe.max-timeout must be positive and at most \(PrometheusDuration.format(OutsideInProbeConfig.maxTimeoutLimit))")
+        }
         return self
     }
 }
@@ -156,7 +159,11 @@ public struct OutsideInProbeConfig: Sendable {
     public var allowedTargets: [CIDR] = CIDR.defaults
     public var maxConcurrent = 8
     public var insecurePort = 10251
-    public var defaultTimeout: Duration = .seconds(10)
+    /// The longest a probe may run, whatever `X-Prometheus-Scrape-Timeout-Seconds` asks for (and
+    /// what it gets without the header), as blackbox_exporter's module timeout.
+    public var maxTimeout: Duration = .seconds(10)
+    /// No scrape waits longer; a larger --probe.max-timeout is a mistake.
+    public static let maxTimeoutLimit: Duration = .seconds(600)
 
     public init() {}
 }

@@ -102,6 +102,8 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
     let rejections: RequestRejections
     let logger: Logger
     private var head: HTTPRequestHead?
+    /// The deferred work of the request being answered, cancelled when the connection goes away.
+    private var inflight: Task<Void, Never>?
 
     init(router: @escaping Router, web: WebSecurity?, rejections: RequestRejections, logger: Logger) {
         self.router = router
@@ -158,12 +160,21 @@ private final class RequestHandler: ChannelInboundHandler, @unchecked Sendable {
         case .deferred(let work):
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let promise = context.eventLoop.makePromise(of: ServerResponse.self)
-            promise.completeWithTask { await work() }
+            // A task of our own rather than `completeWithTask`, so that a client hanging up cancels
+            // the work (a probe then frees its slot and its connections at once).
+            inflight = Task { promise.succeed(await work()) }
             promise.futureResult.whenSuccess { response in
                 let (handler, context) = loopBound.value
+                handler.inflight = nil
                 handler.write(response, reply, context: context)
             }
         }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        inflight?.cancel()
+        inflight = nil
+        context.fireChannelInactive()
     }
 
     private func write(_ response: ServerResponse, _ reply: Reply, context: ChannelHandlerContext) {

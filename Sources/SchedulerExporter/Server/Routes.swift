@@ -67,9 +67,11 @@ public struct Routes: Sendable {
         } catch {
             return .response(Self.refusal(error))
         }
-        // Leave Prometheus half a second to receive the answer, as blackbox_exporter does.
-        let timeout: Duration = request.headers.first(name: "x-prometheus-scrape-timeout-seconds")
-            .flatMap(Double.init).map { .milliseconds(Int64(max(0.5, $0 - 0.5) * 1000)) } ?? prober.config.defaultTimeout
+        let timeout: Duration
+        switch ProbeTimeout.budget(header: request.headers.first(name: ProbeTimeout.headerName), maximum: prober.config.maxTimeout) {
+        case .success(let budget): timeout = budget
+        case .failure(let problem): return .response(ServerResponse(status: .badRequest, text: "\(problem)\n"))
+        }
         return .deferred {
             do throws(OutsideInProber.Refusal) {
                 let families = try await prober.probe(host: target.host, port: target.port, timeout: timeout)
