@@ -19,8 +19,10 @@ public struct CheckContext: Sendable {
 
 public struct CheckOutput: Sendable {
     public var families: [OutputFamily]
+    public var dropped: DroppedTargetData
 
-    public init(families: [OutputFamily] = []) {
+    public init(families: [OutputFamily] = [], dropped: DroppedTargetData = DroppedTargetData()) {
         self.families = families
+        self.dropped = dropped
     }
 }

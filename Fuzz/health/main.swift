@@ -34,9 +34,12 @@ public func fuzzHealth(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         guard let perCheck = document.family(named: "kube_scheduler_health_check_status") else {
             fail("kube_scheduler_health_check_status missing")
         }
-        check(perCheck.samples.count == 2 * checks.count,
-              "\(perCheck.samples.count) per-check samples for \(checks.count) checks in two bodies")
-        for (sample, named) in zip(perCheck.samples, checks + checks) {
+        // Each name once per endpoint (the first report wins), at most the limit of them.
+        var seen = Set<String>()
+        let kept = Array(checks.filter { seen.insert($0.name).inserted }.prefix(TargetDataLimits.maxHealthChecksPerEndpoint))
+        check(perCheck.samples.count == 2 * kept.count,
+              "\(perCheck.samples.count) per-check samples for \(kept.count) distinct checks in two bodies")
+        for (sample, named) in zip(perCheck.samples, kept + kept) {
             check(sample.label("check") == named.name, "check label \(String(describing: sample.label("check"))) != \(named.name)")
             check(sample.value == (named.ok ? 1 : 0), "wrong value for \(named.name)")
         }

@@ -38,10 +38,13 @@ public struct CheckContext: Sendable {
 public struct CheckOutput: Sendable {
     public var families: [OutputFamily]
     public var findings: [SecurityFinding]
+    /// What the check left out of its families because the target sent too much (see `TargetDataLimits`).
+    public var dropped: DroppedTargetData
 
-    public init(families: [OutputFamily] = [], findings: [SecurityFinding] = []) {
+    public init(families: [OutputFamily] = [], findings: [SecurityFinding] = [], dropped: DroppedTargetData = DroppedTargetData()) {
         self.families = families
         self.findings = findings
+        self.dropped = dropped
     }
 }
 

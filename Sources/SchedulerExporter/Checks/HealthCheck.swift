@@ -12,6 +12,7 @@ public struct HealthCheck: Check {
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {
         var overall: [OutputSample] = []
         var perCheck: [OutputSample] = []
+        var dropped = DroppedTargetData()
         for request in Self.endpoints {
             guard let response = poll.response(request) else { continue }
             // The API server authorizes before it routes, so a 404 reached an authorized caller:
@@ -21,7 +22,14 @@ public struct HealthCheck: Check {
             overall.append(OutputSample(labels: [("endpoint", request.endpoint)], value: (response.status == 200).gaugeValue))
             // A 401/403 body is an API Status object, not a health report.
             guard response.status == 200 || response.status == 500 else { continue }
+            // The body is the target's to write: a name once (a repeat would be a duplicate
+            // series) and a bounded number of them.
+            var seen = Set<String>()
             for check in Self.parseVerbose(response.body) {
+                guard seen.count < TargetDataLimits.maxHealthChecksPerEndpoint, seen.insert(check.name).inserted else {
+                    dropped.add(.healthChecks)
+                    continue
+                }
                 perCheck.append(OutputSample(labels: [("endpoint", request.endpoint), ("check", check.name)],
                                              value: check.ok.gaugeValue))
             }
@@ -33,7 +41,7 @@ public struct HealthCheck: Check {
             .gauge("kube_scheduler_health_check_status",
                    "1 for each named check reported ok ([+]) in the endpoint's ?verbose body, 0 for a failed one ([-]); 0 is bad.",
                    perCheck),
-        ])
+        ], dropped: dropped)
     }
 
     public struct NamedCheck: Sendable, Equatable {

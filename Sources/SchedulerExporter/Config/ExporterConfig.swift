@@ -125,10 +125,23 @@ public struct TargetConfig: Sendable {
         try latency.validate(target: name)
     }
 
-    static let reservedLabels: Set<String> = [
+    /// Label names a static label may not take: every label the exporter writes on a target's
+    /// series, and the labels it copies from the scheduler's `kubernetes_build_info`. A static
+    /// label goes first on every series, so one of these would be a duplicate label name on some
+    /// series (`platform` on `kube_scheduler_build_info`, `file` on `kube_scheduler_file_mode`).
+    /// Labels a scheduler adds later still cannot collide: `OutputFamily.labelled` renames those
+    /// to `exported_<name>`. `TargetLabelTests` proves the list covers every label of a full poll.
+    static let reservedLabels: Set<String> = ownLabels.union(buildInfoLabels)
+
+    static let ownLabels: Set<String> = [
         "target", "endpoint", "check", "reason", "status", "severity", "cis_id", "path", "port",
         "address", "source", "kind", "quantile", "result", "queue", "version", "name", "stage",
-        "extension_point", "metric", "le", "plugin",
+        "extension_point", "metric", "le", "plugin", "file", "format",
+    ]
+
+    /// `kubernetes_build_info`'s labels, from Kubernetes 1.13 to 1.35.
+    static let buildInfoLabels: Set<String> = [
+        "major", "minor", "git_version", "git_commit", "git_tree_state", "build_date", "go_version", "compiler", "platform",
     ]
 }
 

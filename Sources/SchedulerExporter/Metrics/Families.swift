@@ -19,17 +19,6 @@ extension OutputFamily {
     static func info(_ name: String, _ help: String, labels: [(String, String)]) -> OutputFamily {
         gauge(name, help, [OutputSample(labels: labels, value: 1)])
     }
-
-    /// Puts `labels` first on every sample: the target and its static labels.
-    func prefixingLabels(_ labels: [(String, String)]) -> OutputFamily {
-        var family = self
-        family.samples = samples.map { sample in
-            var sample = sample
-            sample.labels = labels + sample.labels
-            return sample
-        }
-        return family
-    }
 }
 
 extension Bool {

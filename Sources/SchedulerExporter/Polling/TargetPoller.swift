@@ -18,6 +18,8 @@ public actor TargetPoller {
     /// Every reason starts at 0, so rate() and increase() work from the first error on.
     private var errorsByReason: [String: Double] = Dictionary(
         uniqueKeysWithValues: (HTTPClientError.Kind.allReasons + ["http_status", "parse"]).map { ($0, 0) })
+    /// What the target sent beyond `TargetDataLimits`, by reason, since start; every reason starts at 0.
+    private var droppedByReason: [TargetDataDrop: Double] = Dictionary(uniqueKeysWithValues: TargetDataDrop.allCases.map { ($0, 0) })
     private var lastSuccess: Double?
     private var wasUp: Bool?
     private var lastManifestProblem: String?
@@ -101,10 +103,12 @@ public actor TargetPoller {
 
         var families = pollFamilies(poll)
         var findings: [SecurityFinding] = []
+        var dropped = DroppedTargetData()
         for check in checks {
             let output = check.evaluate(poll, context: context)
             families += output.families
             findings += output.findings
+            dropped.merge(output.dropped)
         }
         families += SecurityFindingFamilies.render(findings)
         // The tracker's output is its last recorded poll: reported while `up` is 0 it would show a
@@ -117,14 +121,35 @@ public actor TargetPoller {
             families += latency.report().outputFamilies
         }
 
-        var targetLabels = [("target", target.name)]
-        targetLabels += target.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        let targetLabels = Self.targetLabels(target)
+        // Labels and values from the target are its to write: made safe here, once, for every family.
+        var labelled = OutputFamily.labelled(families, prefix: targetLabels, dropped: &dropped)
+        for (reason, count) in dropped.counts { droppedByReason[reason, default: 0] += Double(count) }
+        if !dropped.isEmpty {
+            logger.debug("target data over the exporter's limits dropped", metadata: [
+                "target": "\(target.name)",
+                "dropped": "\(dropped.counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: ","))",
+            ])
+        }
+        var ignored = DroppedTargetData()
+        labelled += OutputFamily.labelled([droppedFamily()], prefix: targetLabels, dropped: &ignored)
         let snapshot = TargetSnapshot(
             target: target.name, polledAt: poll.startedAt,
-            families: families.map { $0.prefixingLabels(targetLabels) },
+            families: labelled,
             passthroughBody: poll.up ? poll.metrics.flatMap { document in passthrough?.select(from: document) } : nil)
         store.publish(snapshot)
         return snapshot
+    }
+
+    /// `target` and the static labels, first on every series of the target.
+    static func targetLabels(_ target: TargetConfig) -> [(String, String)] {
+        [("target", target.name)] + target.labels.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    private func droppedFamily() -> OutputFamily {
+        .counter("kube_scheduler_exporter_target_data_dropped_total",
+                 "Data from this target left out of the exporter's output because it exceeded the exporter's limits (label_value_truncated, label_renamed to exported_<name>, label_invalid, health_checks, feature_gates, samples, family); rising means a broken or hostile scheduler.",
+                 droppedByReason.sorted { $0.key.rawValue < $1.key.rawValue }.map { OutputSample(labels: [("reason", $0.key.rawValue)], value: $0.value) })
     }
 
     /// The target with the host's defaults resolved: the non-loopback addresses to try the secure

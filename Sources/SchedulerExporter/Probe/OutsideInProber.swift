@@ -95,7 +95,9 @@ public final class OutsideInProber: Sendable {
                                    [OutputSample(labels: [("port", String(port))], value: reached.gaugeValue)]))
         }
         families += SecurityFindingFamilies.render(findings)
-        families = families.map { $0.prefixingLabels([("target", authority)]) }
+        // What the probed server sent is its to write: the same limits as for a polled target.
+        var dropped = DroppedTargetData()
+        families = OutputFamily.labelled(families, prefix: [("target", authority)], dropped: &dropped)
         families.append(.gauge("probe_success", "1 when the probe could tell whether the scheduler is reachable (connected or refused); 0 on timeouts and errors.",
                                value: (reached || refused).gaugeValue))
         families.append(.gauge("probe_duration_seconds", "How long the probe took.", value: poll.duration.seconds))

@@ -13,6 +13,8 @@ final class SimulatorTarget: Sendable {
     let simulator: SchedulerSimulator
     let url: String
     let caFile: String
+    /// The legacy plain-HTTP listener's port, when the configuration asked for one.
+    let insecurePort: Int?
     private let directory: String
 
     static func start(_ configure: (inout SimulatorConfiguration) -> Void = { _ in }) async throws -> SimulatorTarget {
@@ -31,13 +33,14 @@ final class SimulatorTarget: Sendable {
         }
         try token.write(toFile: directory + "/token", atomically: true, encoding: .utf8)
         return SimulatorTarget(simulator: simulator, url: secure.url, caFile: material.caCertificatePath ?? material.certificatePath,
-                               directory: directory)
+                               insecurePort: listeners.first { !$0.secure }?.port, directory: directory)
     }
 
-    private init(simulator: SchedulerSimulator, url: String, caFile: String, directory: String) {
+    private init(simulator: SchedulerSimulator, url: String, caFile: String, insecurePort: Int?, directory: String) {
         self.simulator = simulator
         self.url = url
         self.caFile = caFile
+        self.insecurePort = insecurePort
         self.directory = directory
     }
 

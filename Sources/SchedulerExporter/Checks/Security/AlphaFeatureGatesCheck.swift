@@ -17,19 +17,34 @@ public struct AlphaFeatureGatesCheck: Check {
         }
         var samples: [OutputSample] = []
         samples.reserveCapacity(family.samples.count)
-        var enabledAlpha: [String] = []
+        var enabledAlpha = Set<String>()
+        var seen = Set<String>()
+        var dropped = DroppedTargetData()
         for sample in family.samples {
             guard let name = sample.label("name") else { continue }
             let stage = sample.label("stage") ?? ""
+            // A gate once (a repeat would be a duplicate series) and a bounded number of them;
+            // the verdict still counts every enabled ALPHA gate the scheduler reports.
+            if stage == "ALPHA", sample.value == 1 { enabledAlpha.insert(name) }
+            guard seen.count < TargetDataLimits.maxFeatureGates, seen.insert(name).inserted else {
+                dropped.add(.featureGates)
+                continue
+            }
             samples.append(OutputSample(labels: [("name", name), ("stage", stage)], value: sample.value))
-            if stage == "ALPHA", sample.value == 1 { enabledAlpha.append(name) }
         }
         let finding = enabledAlpha.isEmpty
             ? SecurityFinding(Self.entry, .pass, "no ALPHA gate enabled")
-            : SecurityFinding(Self.entry, .fail, "ALPHA gates enabled: \(enabledAlpha.sorted().joined(separator: ","))")
+            : SecurityFinding(Self.entry, .fail, "ALPHA gates enabled: \(Self.list(enabledAlpha))")
         return CheckOutput(families: [
             .gauge("kube_scheduler_feature_enabled", "The scheduler's feature gates (kubernetes_feature_enabled): 1 when enabled, with its stage.", samples),
             .gauge("kube_scheduler_alpha_features_enabled", "Number of ALPHA feature gates enabled on the scheduler; above 0 is bad.", value: Double(enabledAlpha.count)),
-        ], findings: [finding])
+        ], findings: [finding], dropped: dropped)
+    }
+
+    /// The names, sorted, the first ten of them and how many more.
+    static func list(_ names: Set<String>) -> String {
+        let sorted = names.sorted()
+        let shown = sorted.prefix(10).joined(separator: ",")
+        return sorted.count > 10 ? "\(shown) and \(sorted.count - 10) more" : shown
     }
 }
