@@ -26,4 +26,29 @@ import Testing
         #expect(result.status == 2, "\(result.output)")
         #expect(result.output.contains("label \"platform\" is reserved"), "\(result.output)")
     }
+
+    /// A typo in the config file or the web config is a start-up error naming its path, not a
+    /// silently ignored setting.
+    @Test func misspeltKeysAreStartUpErrors() async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let token = try dir.write("token", "t")
+        let config = try dir.write("config.yml", """
+            targets:
+              - name: cp1
+                url: https://127.0.0.1:10259
+                bearer_tokn_file: \(token)
+            """)
+        let exporter = try Binaries.path("kube-scheduler-exporter")
+        let result = try await runCommand(exporter, ["--config.file", config, "--web.listen-address", "127.0.0.1:0"])
+        #expect(result.status == 2, "\(result.output)")
+        #expect(result.output.contains("targets[0].bearer_tokn_file: unknown key"), "\(result.output)")
+        #expect(result.output.split(separator: "\n").count == 1, "one line: \(result.output)")
+
+        let web = try dir.write("web.yml", "basic_auth_user:\n  prometheus: x\n")
+        let webResult = try await runCommand(exporter, ["--web.config.file", web, "--web.listen-address", "127.0.0.1:0",
+                                                        "--target", "https://127.0.0.1:1"])
+        #expect(webResult.status == 2, "\(webResult.output)")
+        #expect(webResult.output.contains("basic_auth_user: unknown key"), "\(webResult.output)")
+    }
 }

@@ -51,7 +51,12 @@ public enum ConfigFile {
     public static func parse(_ text: String, source: String = "config") throws(ConfigError) -> [TargetConfig] {
         let file: FileModel
         do {
+            // Unknown keys first: a misspelt `bearer_tokn_file` would otherwise be ignored and the
+            // target polled without a token, which looks like an RBAC problem, not a typo.
+            if let root = try Yams.compose(yaml: text) { try Self.schema.check(root, at: "", source: source) }
             file = try YAMLDecoder().decode(FileModel.self, from: text)
+        } catch let error as ConfigError {
+            throw error
         } catch {
             throw ConfigError("\(source): \(describe(error))")
         }
@@ -61,7 +66,29 @@ public enum ConfigFile {
         }
     }
 
+    /// Every key the file may hold, from the models' own coding keys, so the two cannot drift.
+    static let schema = KeySchema.mapping(FileModel.CodingKeys.self, [
+        "global": .mapping(GlobalModel.CodingKeys.self),
+        "targets": .sequence(.mapping(TargetModel.CodingKeys.self, [
+            "labels": .anyKeys,
+            "tls_config": .mapping(TLSModel.CodingKeys.self),
+            "security": .mapping(SecurityModel.CodingKeys.self),
+            "latency": .mapping(LatencyModel.CodingKeys.self),
+        ])),
+    ])
+
     private static func describe(_ error: any Error) -> String {
+        if let error = error as? YamlError {
+            // Yams' own description quotes the offending YAML.
+            switch error {
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+                return "invalid YAML: \(problem) at line \(mark.line), column \(mark.column)"
+            case .duplicatedKeysInMapping(let duplicates, let context):
+                return "duplicate key \(duplicates.joined(separator: ", ")) at line \(context.mark.line)"
+            default:
+                return "invalid YAML"
+            }
+        }
         switch error {
         case DecodingError.keyNotFound(let key, let context):
             return "missing key \"\(key.stringValue)\" at \(path(context))"
@@ -81,11 +108,13 @@ public enum ConfigFile {
     private struct FileModel: Decodable {
         var global: GlobalModel?
         var targets: [TargetModel]?
+        enum CodingKeys: String, CodingKey, CaseIterable { case global, targets }
     }
 
     private struct GlobalModel: Decodable {
         var poll_interval: String?
         var timeout: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case poll_interval, timeout }
     }
 
     private struct TLSModel: Decodable {
@@ -94,6 +123,7 @@ public enum ConfigFile {
         var key_file: String?
         var insecure_skip_verify: Bool?
         var server_name: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case ca_file, cert_file, key_file, insecure_skip_verify, server_name }
     }
 
     private struct SecurityModel: Decodable {
@@ -102,11 +132,13 @@ public enum ConfigFile {
         var manifest_file: String?
         var kubeconfig_file: String?
         var cert_min_days: Int?
+        enum CodingKeys: String, CodingKey, CaseIterable { case insecure_port, nonloopback_addresses, manifest_file, kubeconfig_file, cert_min_days }
     }
 
     private struct LatencyModel: Decodable {
         var window: String?
         var quantiles: [Double]?
+        enum CodingKeys: String, CodingKey, CaseIterable { case window, quantiles }
     }
 
     private struct TargetModel: Decodable {
@@ -121,6 +153,9 @@ public enum ConfigFile {
         var accept_compressed: Bool?
         var security: SecurityModel?
         var latency: LatencyModel?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, url, labels, bearer_token_file, tls_config, poll_interval, timeout, max_body_bytes, accept_compressed, security, latency
+        }
 
         func target(index: Int, global: GlobalModel, source: String) throws(ConfigError) -> TargetConfig {
             var target = TargetConfig(name: name ?? URLParts(url)?.authority ?? "target\(index)", url: url)
@@ -149,6 +184,40 @@ public enum ConfigFile {
             }
             if let quantiles = latency?.quantiles { target.latency.quantiles = quantiles }
             return target
+        }
+    }
+}
+
+/// The keys a YAML document may hold, checked on the composed tree before decoding: decoding
+/// alone skips keys it does not know, so a typo would silently fall back to a default.
+indirect enum KeySchema: Sendable {
+    /// A mapping with exactly these keys (any subset); `children` says what some values hold.
+    case keys(Set<String>, children: [String: KeySchema])
+    case sequence(KeySchema)
+    /// A mapping whose keys are data (labels): any key.
+    case anyKeys
+
+    static func mapping<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type, _ children: [String: KeySchema] = [:]) -> KeySchema {
+        .keys(Set(keys.allCases.map(\.stringValue)), children: children)
+    }
+
+    /// Throws for the first unknown key, named by its path (`targets[0].bearer_tokn_file`).
+    func check(_ node: Node, at path: String, source: String) throws(ConfigError) {
+        switch (self, node) {
+        case (.keys(let allowed, let children), .mapping(let mapping)):
+            for (key, value) in mapping {
+                let name = key.string ?? "\(key)"
+                let keyPath = path.isEmpty ? name : "\(path).\(name)"
+                guard allowed.contains(name) else {
+                    throw ConfigError("\(source): \(keyPath): unknown key (expected one of \(allowed.sorted().joined(separator: ", ")))")
+                }
+                try children[name]?.check(value, at: keyPath, source: source)
+            }
+        case (.sequence(let element), .sequence(let sequence)):
+            for (index, value) in sequence.enumerated() { try element.check(value, at: "\(path)[\(index)]", source: source) }
+        default:
+            // Wrong shapes (a list where a mapping belongs) are the decoder's to report, with types.
+            break
         }
     }
 }

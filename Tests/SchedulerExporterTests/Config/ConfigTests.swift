@@ -85,6 +85,57 @@ extension URLParts {
         #expect(throws: ConfigError("c.yml: no targets")) { try ConfigFile.parse("global: {}\n", source: "c.yml") }
     }
 
+    /// A misspelt key was ignored: `bearer_tokn_file` polled without a token, which looks like an
+    /// RBAC problem. Unknown keys at any level are errors naming their path.
+    @Test(arguments: [
+        ("targets:\n  - {url: 'https://127.0.0.1:10259', bearer_tokn_file: /t}\n", "c.yml: targets[0].bearer_tokn_file: unknown key"),
+        ("targets:\n  - {url: 'https://127.0.0.1:10259'}\n  - {url: 'https://127.0.0.2:10259', tls_config: {ca: /ca}}\n", "c.yml: targets[1].tls_config.ca: unknown key"),
+        ("targets:\n  - {url: 'https://127.0.0.1:10259', security: {insecure_prot: 0}}\n", "c.yml: targets[0].security.insecure_prot: unknown key"),
+        ("targets:\n  - {url: 'https://127.0.0.1:10259', latency: {windw: 5m}}\n", "c.yml: targets[0].latency.windw: unknown key"),
+        ("global: {poll_intervl: 5s}\ntargets:\n  - {url: 'https://127.0.0.1:10259'}\n", "c.yml: global.poll_intervl: unknown key"),
+        ("target:\n  - {url: 'https://127.0.0.1:10259'}\n", "c.yml: target: unknown key"),
+    ])
+    func unknownKeysAnywhereAreErrors(yaml: String, message: String) {
+        do {
+            _ = try ConfigFile.parse(yaml, source: "c.yml")
+            Issue.record("accepted: \(yaml)")
+        } catch {
+            #expect(error.message.hasPrefix(message + " (expected one of "), "\(error.message)")
+        }
+    }
+
+    @Test func labelsTakeAnyNameAndTheFullExampleStillParses() throws {
+        let targets = try ConfigFile.parse("targets:\n  - {url: 'https://127.0.0.1:10259', labels: {anything_goes: x, bearer_tokn_file: y}}\n")
+        #expect(targets.first?.labels == ["anything_goes": "x", "bearer_tokn_file": "y"])
+        let every = try ConfigFile.parse("""
+            global: {poll_interval: 15s, timeout: 10s}
+            targets:
+              - name: a
+                url: https://127.0.0.1:10259
+                bearer_token_file: /t
+                tls_config: {ca_file: /ca, cert_file: /c, key_file: /k, insecure_skip_verify: true, server_name: s}
+                labels: {cluster: prod}
+                poll_interval: 30s
+                timeout: 5s
+                max_body_bytes: 1024
+                accept_compressed: true
+                security: {insecure_port: 0, nonloopback_addresses: [10.0.0.5], manifest_file: /m, kubeconfig_file: /kc, cert_min_days: 3}
+                latency: {window: 5m, quantiles: [0.5]}
+            """)
+        #expect(every.first?.tls.serverName == "s")
+        #expect(every.first?.security.certMinDays == 3)
+    }
+
+    @Test func yamlSyntaxErrorsSayWhere() {
+        do {
+            _ = try ConfigFile.parse("targets: [\n", source: "c.yml")
+            Issue.record("accepted broken YAML")
+        } catch {
+            #expect(error.message.hasPrefix("c.yml: invalid YAML: "), "\(error.message)")
+            #expect(error.message.contains("line"), "\(error.message)")
+        }
+    }
+
     @Test func validationRejectsWhatWouldBreakAtRuntime() {
         func validate(_ edit: (inout TargetConfig) -> Void) throws {
             var target = TargetConfig(name: "a", url: "https://127.0.0.1:10259")

@@ -55,6 +55,7 @@ import Testing
         ("tls_server_config: {cert_file: a, key_file: b, cipher_suites: [TLS_AES_128_GCM_SHA256]}", "cipher_suites is not supported"),
         ("tls_server_config: {cert_file: a, key_file: b, certfile: c}", "tls_server_config.certfile: unknown key"),
         ("web: {}", "web: unknown key"),
+        ("http_server_config: {header: {X-Frame-Options: deny}}", "http_server_config.header: unknown key"),
         ("http_server_config: {headers: {Server: nginx}}", "header \"Server\" cannot be configured"),
         ("http_server_config: {headers: {X-Content-Type-Options: sniff}}", "X-Content-Type-Options must be one of nosniff"),
         ("http_server_config: {headers: {X-Frame-Options: allow}}", "X-Frame-Options must be one of deny, sameorigin"),
