@@ -31,7 +31,7 @@ public final class Exporter: Service {
         let prober = OutsideInProber(config: config.probe, client: client, logger: logger)
         let rejections = RequestRejections()
         let routes = Routes(store: store, passthroughFamilies: config.passthroughFamilies, prober: prober, rejections: rejections)
-        let server = HTTPServer(router: { routes.handle($0) }, web: web, rejections: rejections, logger: logger)
+        let server = HTTPServer(router: { routes.handle($0) }, web: web, rejections: rejections, limits: config.server, logger: logger)
         let channel = try await server.start(host: config.listenAddress.host, port: config.listenAddress.port)
         let bound = channel.localAddress.flatMap { address in address.port.map { ListenAddress(host: address.ipAddress ?? config.listenAddress.host, port: $0) } }
         logger.info("listening", metadata: [
@@ -39,6 +39,7 @@ public final class Exporter: Service {
             "targets": "\(config.targets.map(\.name).joined(separator: ","))",
             "tls": "\(web?.servesTLS ?? false)",
             "basic_auth": "\(web.map { !$0.config.basicAuthUsers.isEmpty } ?? false)",
+            "max_connections": "\(config.server.maxConnections)", "max_requests": "\(config.server.maxRequests)",
         ])
         let passthrough = PassthroughFilter(pattern: config.passthroughFamilies)
         let pollers = config.targets.map {

@@ -40,6 +40,10 @@ struct ExporterCommand: ParsableCommand {
     var listenAddress = ":\(ListenAddress.defaultPort)"
     @Option(name: .customLong("web.config.file"), help: ArgumentHelp("exporter-toolkit web config: TLS, basic auth (on every path, /healthz too) and headers.", valueName: "path"))
     var webConfigFile: String?
+    @Option(name: .customLong("web.max-requests"), help: ArgumentHelp("Requests answered at once at most; more get 503. 0 disables the limit.", valueName: "n"))
+    var maxRequests = ServerLimits().maxRequests
+    @Option(name: .customLong("web.max-connections"), help: ArgumentHelp("Connections held open at most; a new one closes the longest idle one, or is closed when all are busy.", valueName: "n"))
+    var maxConnections = ServerLimits().maxConnections
     @Option(name: .customLong("target"), help: ArgumentHelp("Base URL of the scheduler's secure port (default \(TargetConfig.kubeadmURL)).", valueName: "url"))
     var target: String?
     @Option(name: .customLong("target.name"), help: ArgumentHelp("Value of the target label for --target.", valueName: "name"))
@@ -150,6 +154,8 @@ struct ExporterCommand: ParsableCommand {
         }
         var config = ExporterConfig(listenAddress: try ListenAddress(parsing: listenAddress), targets: targets)
         config.passthroughFamilies = passthroughFamilies
+        config.server.maxRequests = maxRequests
+        config.server.maxConnections = maxConnections
         config.probe.maxConcurrent = probeMaxConcurrent
         if let probeMaxTimeout { config.probe.maxTimeout = try Self.duration(probeMaxTimeout, flag: "--probe.max-timeout") }
         if let insecurePort { config.probe.insecurePort = insecurePort }
@@ -193,7 +199,9 @@ enum Main {
         let format: StructuredLogHandler.Format
         do {
             config = try command.exporterConfig()
-            web = try command.webConfigFile.map { (path) throws(ConfigError) in try WebSecurity(path: path) }
+            web = try command.webConfigFile.map { (path) throws(ConfigError) in
+                try WebSecurity(path: path, maxPendingChecks: config.server.maxPendingPasswordChecks)
+            }
             level = try command.logLevelValue()
             guard let parsed = StructuredLogHandler.Format(rawValue: command.logFormat) else {
                 throw ConfigError("--log.format: expected logfmt or json, got \"\(command.logFormat)\"")

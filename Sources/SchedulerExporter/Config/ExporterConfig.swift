@@ -8,6 +8,8 @@ public struct ExporterConfig: Sendable {
     /// empty turns the endpoint off.
     public var passthroughFamilies: String = ExporterConfig.defaultPassthroughFamilies
     public var probe = OutsideInProbeConfig()
+    /// What the exporter's own HTTP server gives one client at most.
+    public var server = ServerLimits()
 
     /// What kubernetes-mixin's scheduler dashboard and rules read.
     public static let defaultPassthroughFamilies =
@@ -32,6 +34,8 @@ public struct ExporterConfig: Sendable {
                 throw ConfigError("--passthrough.families: invalid regex \"\(passthroughFamilies)\"")
             }
         }
+        guard server.maxRequests >= 0 else { throw ConfigError("--web.max-requests must be 0 (no limit) or positive") }
+        guard server.maxConnections > 0 else { throw ConfigError("--web.max-connections must be positive") }
         guard probe.maxConcurrent > 0 else { throw ConfigError("--probe.max-concurrent must be positive") }
         guard probe.maxTimeout > .zero, probe.maxTimeout <= OutsideInProbeConfig.maxTimeoutLimit else {
             throw ConfigError("--probe.max-timeout must be positive and at most \(PrometheusDuration.format(OutsideInProbeConfig.maxTimeoutLimit))")

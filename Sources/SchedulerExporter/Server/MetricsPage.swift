@@ -75,10 +75,10 @@ public final class MetricsPage: Sendable {
                 OutputSample(labels: [("format", "text")], value: Double(textScrapes.load(ordering: .relaxed))),
             ]),
             .counter("kube_scheduler_exporter_http_requests_rejected_total",
-                     "Requests to this exporter refused: failed TLS handshakes (tls) and missing or wrong basic-auth credentials (unauthorized).", [
-                OutputSample(labels: [("reason", "tls")], value: Double(rejections.tls)),
-                OutputSample(labels: [("reason", "unauthorized")], value: Double(rejections.unauthorized)),
-            ]),
+                     "Requests and connections to this exporter refused: failed TLS handshakes (tls), missing or wrong basic-auth credentials (unauthorized), password checks over the queue (password_check_overload), over --web.max-requests (max_requests), over --web.max-connections (connection_limit, connection_evicted), no complete request in time (timeout), oversized heads (uri_too_long, headers_too_large), malformed requests (bad_request).",
+                     RequestRejections.Reason.allCases.sorted { $0.rawValue < $1.rawValue }.map {
+                         OutputSample(labels: [("reason", $0.rawValue)], value: Double(rejections.value($0)))
+                     }),
             .gauge("kube_scheduler_exporter_targets", "Targets this exporter polls.", value: Double(store.targetOrder.count)),
         ]
     }

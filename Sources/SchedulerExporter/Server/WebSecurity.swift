@@ -2,20 +2,49 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import Synchronization
 
-/// Requests the server turned away, for `kube_scheduler_exporter_http_requests_rejected_total`.
+/// Requests and connections the server turned away, for
+/// `kube_scheduler_exporter_http_requests_rejected_total{reason}`.
 public final class RequestRejections: Sendable {
-    private let unauthorizedCount = Atomic<Int>(0)
-    private let tlsCount = Atomic<Int>(0)
+    public enum Reason: String, Sendable, CaseIterable {
+        /// A failed TLS handshake.
+        case tls
+        /// Missing or wrong basic-auth credentials.
+        case unauthorized
+        /// Too many password checks waiting: 429.
+        case passwordCheckOverload = "password_check_overload"
+        /// Over `--web.max-requests`: 503.
+        case maxRequests = "max_requests"
+        /// A new connection over `--web.max-connections` closed because every connection was busy.
+        case connectionLimit = "connection_limit"
+        /// An idle connection closed to make room for a new one over `--web.max-connections`.
+        case connectionEvicted = "connection_evicted"
+        /// No complete request (or TLS handshake) in time: a slowloris.
+        case timeout
+        /// 414.
+        case uriTooLong = "uri_too_long"
+        /// 431.
+        case headersTooLarge = "headers_too_large"
+        /// A request NIO's parser refused: 400.
+        case badRequest = "bad_request"
+    }
+
+    private let counts = Mutex<[Reason: Int]>([:])
 
     public init() {}
 
-    public var unauthorized: Int { unauthorizedCount.load(ordering: .relaxed) }
-    public var tls: Int { tlsCount.load(ordering: .relaxed) }
+    public func value(_ reason: Reason) -> Int {
+        counts.withLock { $0[reason] ?? 0 }
+    }
 
-    func countUnauthorized() { unauthorizedCount.add(1, ordering: .relaxed) }
-    func countTLSFailure() { tlsCount.add(1, ordering: .relaxed) }
+    public var unauthorized: Int { value(.unauthorized) }
+    public var tls: Int { value(.tls) }
+
+    func count(_ reason: Reason) {
+        counts.withLock { $0[reason, default: 0] += 1 }
+    }
 }
 
 /// The exporter endpoint's protection from `--web.config.file`: the TLS context new connections
@@ -44,12 +73,17 @@ public final class WebSecurity: Sendable {
     /// One thread: bcrypt runs one at a time (as exporter-toolkit's mutex does), never on an event
     /// loop, so a flood of wrong passwords costs one core at most and cached scrapes never wait.
     private let bcryptPool: NIOThreadPool
+    /// Checks queued or running on the pool; beyond `maxPendingChecks` a request is refused at
+    /// once instead of waiting behind a flood.
+    private let pendingChecks = Atomic<Int>(0)
+    let maxPendingChecks: Int
 
-    public init(path: String) throws(ConfigError) {
+    public init(path: String, maxPendingChecks: Int = ServerLimits().maxPendingPasswordChecks) throws(ConfigError) {
         self.path = path
         let active = try Self.load(path: path)
         self.servesTLS = active.tls != nil
         self.state = Mutex(State(active: active))
+        self.maxPendingChecks = max(1, maxPendingChecks)
         self.bcryptPool = NIOThreadPool(numberOfThreads: 1)
         bcryptPool.start()
     }
@@ -91,24 +125,41 @@ public final class WebSecurity: Sendable {
         return true
     }
 
+    enum Decision: Sendable, Equatable {
+        case allowed
+        case denied
+        /// Too many checks are waiting for bcrypt already; the caller answers 429.
+        case overloaded
+    }
+
     /// Whether `authorization` (the header's value) names a configured user with the right
-    /// password. Cached answers complete at once; others run bcrypt on the pool.
-    func authorize(_ authorization: String?, on eventLoop: EventLoop) -> EventLoopFuture<Bool> {
+    /// password. Cached answers complete at once; others run bcrypt on the pool, unless
+    /// `maxPendingChecks` are waiting already.
+    func authorize(_ authorization: String?, on eventLoop: EventLoop) -> EventLoopFuture<Decision> {
         let authenticator = active.authenticator
-        guard authenticator.isEnabled else { return eventLoop.makeSucceededFuture(true) }
+        guard authenticator.isEnabled else { return eventLoop.makeSucceededFuture(.allowed) }
         guard let credentials = BasicAuthenticator.credentials(fromHeader: authorization) else {
-            return eventLoop.makeSucceededFuture(false)
+            return eventLoop.makeSucceededFuture(.denied)
         }
         let (hash, known) = authenticator.hashToCheck(for: credentials.user)
         let key = verifiedCredentials.key(user: credentials.user, hash: hash, password: credentials.password)
-        if known, verifiedCredentials.contains(key) { return eventLoop.makeSucceededFuture(true) }
+        if known, verifiedCredentials.contains(key) { return eventLoop.makeSucceededFuture(.allowed) }
+        guard pendingChecks.add(1, ordering: .relaxed).newValue <= maxPendingChecks else {
+            pendingChecks.subtract(1, ordering: .relaxed)
+            return eventLoop.makeSucceededFuture(.overloaded)
+        }
         let cache = verifiedCredentials
+        let pending = self
         return bcryptPool.runIfActive(eventLoop: eventLoop) {
+            defer { pending.pendingChecks.subtract(1, ordering: .relaxed) }
             let matches = BcryptHash.verify(password: credentials.password, hash: hash)
             if matches && known { cache.insert(key) }
-            return matches && known
+            return matches && known ? .allowed : .denied
         }
     }
+
+    /// Password checks queued or running now.
+    var passwordChecksPending: Int { pendingChecks.load(ordering: .relaxed) }
 
     static func load(path: String) throws(ConfigError) -> Active {
         // Stamp before reading, so an edit racing the read is seen as a change next time.
@@ -229,22 +280,53 @@ struct ServerTLS: Sendable {
 /// Counts a connection's failed TLS handshake as a rejected request. A connection closed before
 /// sending anything (a port check) is not a request and is not counted; errors after the handshake
 /// (a client hanging up mid-stream) are not `handshakeFailed` and are not counted either.
-final class TLSHandshakeObserver: ChannelInboundHandler, @unchecked Sendable {
-    // @unchecked: NIO confines a handler to its channel's event loop.
+/// A handshake not done within `timeout` closes the connection (counted as `timeout`).
+final class TLSHandshakeObserver: ChannelInboundHandler {
     typealias InboundIn = NIOAny
     let rejections: RequestRejections
     let logger: Logger
+    let timeout: Duration
     private var counted = false
+    private var deadline: Scheduled<Void>?
 
-    init(rejections: RequestRejections, logger: Logger) {
+    init(rejections: RequestRejections, timeout: Duration = ServerLimits().tlsHandshakeTimeout, logger: Logger) {
         self.rejections = rejections
+        self.timeout = timeout
         self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
+            let (observer, context) = loopBound.value
+            observer.deadline = nil
+            observer.rejections.count(.timeout)
+            observer.logger.debug("closing a connection whose TLS handshake did not finish in time", metadata: [
+                "peer": "\(context.remoteAddress?.description ?? "unknown")",
+            ])
+            context.close(promise: nil)
+        }
+        context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            deadline?.cancel()
+            deadline = nil
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if !counted, Self.isHandshakeFailure(error) {
             counted = true
-            rejections.countTLSFailure()
+            rejections.count(.tls)
             logger.debug("TLS handshake failed", metadata: [
                 "peer": "\(context.remoteAddress?.description ?? "unknown")", "error": "\(error)",
             ])
