@@ -94,6 +94,13 @@ public final class RawConnection: @unchecked Sendable {
         receive(timeout: timeout, limit: .max).closedByPeer
     }
 
+    /// Close with a reset instead of a FIN: a flood of short connections then leaves no
+    /// TIME_WAIT behind to exhaust the loopback's ports.
+    public func resetOnClose() {
+        var linger = Foundation.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Foundation.linger>.size))
+    }
+
     public func close() {
         guard !closed else { return }
         closed = true

@@ -26,31 +26,16 @@ public final class OutsideInProber: Sendable {
         self.logger = logger
     }
 
-    public enum Refusal: Error, Equatable {
-        case missingTarget
-        case notAnAddress(String)
-        case notAllowed(String)
-        case busy
+    public typealias Refusal = ProbePolicy.Refusal
+
+    /// What `/probe` may reach, as values.
+    public var policy: ProbePolicy {
+        ProbePolicy(allowedTargets: config.allowedTargets, maxTimeout: config.maxTimeout)
     }
 
     /// Validates the target parameter: an IP literal with optional port, inside the allowed ranges.
     public func resolve(_ parameter: String?) throws(Refusal) -> (host: String, port: Int) {
-        guard let parameter, !parameter.isEmpty else { throw .missingTarget }
-        var host = parameter
-        var port = 10259
-        if parameter.hasPrefix("[") {
-            guard let close = parameter.firstIndex(of: "]") else { throw .notAnAddress(parameter) }
-            host = String(parameter[parameter.index(after: parameter.startIndex)..<close])
-            let rest = parameter[parameter.index(after: close)...]
-            if rest.hasPrefix(":") { guard let value = Int(rest.dropFirst()) else { throw .notAnAddress(parameter) }; port = value }
-        } else if parameter.filter({ $0 == ":" }).count == 1, let colon = parameter.firstIndex(of: ":") {
-            host = String(parameter[..<colon])
-            guard let value = Int(parameter[parameter.index(after: colon)...]) else { throw .notAnAddress(parameter) }
-            port = value
-        }
-        guard (1...65535).contains(port), let bytes = IPAddress.bytes(host) else { throw .notAnAddress(parameter) }
-        guard config.allowedTargets.contains(where: { $0.contains(bytes) }) else { throw .notAllowed(host) }
-        return (host, port)
+        try policy.resolve(parameter)
     }
 
     /// Runs the probe within `timeout` and renders its families (text format).

@@ -31,7 +31,7 @@ public enum ProbeTimeout {
     /// `maximum`, minus the offset (halved instead when a second or less is left). Always finite,
     /// positive and at most `maximum`.
     public static func budget(header: String?, maximum: Duration) -> Result<Duration, Problem> {
-        let maximumSeconds = maximum.secondsValue
+        let maximumSeconds = maximum.seconds
         var seconds = maximumSeconds
         if let header {
             let text = header.trimmingBlanks()
@@ -44,12 +44,6 @@ public enum ProbeTimeout {
         // Bounded by `maximum` above, so the conversion cannot overflow.
         return .success(.nanoseconds(Int64(budget * 1e9)))
     }
-}
-
-extension Duration {
-    /// Seconds as a Double (no Foundation): the pure request path uses it where `seconds` (in the
-    /// config files) is not compiled in, as in the fuzz build.
-    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 extension String {

@@ -7,6 +7,8 @@ import Synchronization
 /// A request as the routes see it: method, path, query and the few headers they read.
 public struct ServerRequest: Sendable {
     public var method: HTTPMethod
+    /// The request target as sent (path and query, not decoded).
+    public var uri: String
     public var path: String
     public var query: [(name: String, value: String)]
     public var headers: HTTPHeaders
@@ -81,6 +83,9 @@ public final class HTTPServer: Sendable {
         let decoder = decoderLimits
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
+            // Accept in bigger batches: under a connection flood a full accept queue drops SYNs,
+            // and a scraper's dropped SYN is retried only after a second.
+            .serverChannelOption(.maxMessagesPerRead, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
@@ -447,32 +452,8 @@ private final class RequestHandler: ChannelInboundHandler {
     }
 
     static func request(from head: HTTPRequestHead) -> ServerRequest {
-        let uri = head.uri
-        let pathPart: Substring
-        var query: [(name: String, value: String)] = []
-        if let mark = uri.firstIndex(of: "?") {
-            pathPart = uri[..<mark]
-            for pair in uri[uri.index(after: mark)...].split(separator: "&") {
-                let pieces = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                query.append((percentDecoded(pieces[0]), pieces.count > 1 ? percentDecoded(pieces[1]) : ""))
-            }
-        } else {
-            pathPart = uri[...]
-        }
-        return ServerRequest(method: head.method, path: percentDecoded(pathPart), query: query, headers: head.headers)
-    }
-
-    static func percentDecoded(_ text: Substring) -> String {
-        var bytes: [UInt8] = []
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "+") { bytes.append(UInt8(ascii: " ")); continue }
-            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
-            guard let high = iterator.next(), let low = iterator.next(),
-                  let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) else { break }
-            bytes.append(value)
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        let (path, query) = RequestTarget.parse(head.uri)
+        return ServerRequest(method: head.method, uri: head.uri, path: path, query: query, headers: head.headers)
     }
 }
 

@@ -18,77 +18,50 @@ public struct Routes: Sendable {
     }
 
     public func handle(_ request: ServerRequest) -> RouteResult {
-        guard request.method == .GET || request.method == .HEAD else {
+        let route = Route.decide(method: request.method.rawValue, uri: request.uri,
+                                 header: { request.headers.first(name: $0) }, probe: prober?.policy)
+        switch route {
+        case .methodNotAllowed:
             return .response(ServerResponse(status: .methodNotAllowed, text: "method not allowed\n"))
-        }
-        switch request.path {
-        case "/metrics":
-            let format = ExpositionFormat.negotiate(accept: request.headers.first(name: "accept"))
+        case .metrics(let format):
             let (targets, own) = metrics.render(format: format)
             var response = ServerResponse(contentType: format.contentType, body: targets)
             response.trailer = own
             return .response(response)
-        case "/scheduler/metrics":
-            return .response(passthrough.respond(
-                target: request.queryValue("target"), acceptsGzip: Self.acceptsGzip(request.headers.first(name: "accept-encoding"))))
-        case "/probe":
-            guard let prober else { return .response(ServerResponse(status: .notFound, text: "404 page not found\n")) }
-            return probe(request, prober)
-        case "/healthz":
+        case .passthrough(let target, let gzip):
+            return .response(passthrough.respond(target: target, acceptsGzip: gzip))
+        case .probe(let host, let port, let timeout):
+            guard let prober else { return .response(Self.notFound) }
+            return .deferred {
+                do throws(OutsideInProber.Refusal) {
+                    let families = try await prober.probe(host: host, port: port, timeout: timeout)
+                    var bytes: [UInt8] = []
+                    ExpositionWriter.render(families, format: .prometheusText, into: &bytes)
+                    return ServerResponse(contentType: ExpositionFormat.prometheusText.contentType, body: ByteBuffer(bytes: bytes))
+                } catch {
+                    return Self.refusal(error)
+                }
+            }
+        case .probeRefused(let refusal):
+            return .response(Self.refusal(refusal))
+        case .healthz:
             return .response(ServerResponse(text: "ok\n"))
-        case "/":
+        case .landing:
             return .response(ServerResponse(contentType: "text/html; charset=utf-8", text: Self.landingPage))
-        default:
-            return .response(ServerResponse(status: .notFound, text: "404 page not found\n"))
+        case .notFound:
+            return .response(Self.notFound)
         }
     }
 
-    /// Whether an Accept-Encoding value allows gzip: listed (or `*`) without `q=0`.
-    static func acceptsGzip(_ header: String?) -> Bool {
-        guard let header else { return false }
-        var gzip: Bool?
-        var wildcard: Bool?
-        for item in header.lowercased().split(separator: ",") {
-            let parts = item.split(separator: ";").map { $0.filter { $0 != " " && $0 != "\t" } }
-            guard let coding = parts.first else { continue }
-            let refused = parts.dropFirst().contains { parameter in
-                guard parameter.hasPrefix("q=") else { return false }
-                return Double(parameter.dropFirst(2)) == 0
-            }
-            if coding == "gzip" || coding == "x-gzip" { gzip = !refused } else if coding == "*" { wildcard = !refused }
-        }
-        return gzip ?? wildcard ?? false
-    }
-
-    private func probe(_ request: ServerRequest, _ prober: OutsideInProber) -> RouteResult {
-        let target: (host: String, port: Int)
-        do {
-            target = try prober.resolve(request.queryValue("target"))
-        } catch {
-            return .response(Self.refusal(error))
-        }
-        let timeout: Duration
-        switch ProbeTimeout.budget(header: request.headers.first(name: ProbeTimeout.headerName), maximum: prober.config.maxTimeout) {
-        case .success(let budget): timeout = budget
-        case .failure(let problem): return .response(ServerResponse(status: .badRequest, text: "\(problem)\n"))
-        }
-        return .deferred {
-            do throws(OutsideInProber.Refusal) {
-                let families = try await prober.probe(host: target.host, port: target.port, timeout: timeout)
-                var bytes: [UInt8] = []
-                ExpositionWriter.render(families, format: .prometheusText, into: &bytes)
-                return ServerResponse(contentType: ExpositionFormat.prometheusText.contentType, body: ByteBuffer(bytes: bytes))
-            } catch {
-                return Self.refusal(error)
-            }
-        }
-    }
+    static let notFound = ServerResponse(status: .notFound, text: "404 page not found\n")
 
     static func refusal(_ error: OutsideInProber.Refusal) -> ServerResponse {
         switch error {
         case .missingTarget: ServerResponse(status: .badRequest, text: "target parameter is missing\n")
         case .notAnAddress(let text): ServerResponse(status: .badRequest, text: "target \"\(text)\" is not an IP address with optional port\n")
         case .notAllowed(let host): ServerResponse(status: .forbidden, text: "target \(host) is outside --probe.allowed-targets\n")
+        case .portNotAllowed(let port): ServerResponse(status: .forbidden, text: "port \(port) is outside --probe.allowed-ports\n")
+        case .badTimeout(let problem): ServerResponse(status: .badRequest, text: "\(problem)\n")
         case .busy: ServerResponse(status: .serviceUnavailable, text: "too many concurrent probes (--probe.max-concurrent)\n")
         }
     }

@@ -42,10 +42,10 @@ import Testing
         ("gzip; q=0.5", true), ("*;q=0", false), ("br, *;q=0.1", true), ("GZIP", true), ("x-gzip", true), ("", false),
     ])
     func acceptEncoding(header: String, expected: Bool) {
-        #expect(Routes.acceptsGzip(header) == expected)
+        #expect(Route.acceptsGzip(header) == expected)
     }
 
     @Test func noHeaderMeansNoGzip() {
-        #expect(!Routes.acceptsGzip(nil))
+        #expect(!Route.acceptsGzip(nil))
     }
 }
