@@ -28,7 +28,7 @@ public final class Exporter: Service {
     }
 
     public func run() async throws {
-        let prober = OutsideInProber(config: config.probe, client: client, logger: logger)
+        let prober = config.probe.enabled ? OutsideInProber(config: config.probe, client: client, logger: logger) : nil
         let rejections = RequestRejections()
         let routes = Routes(store: store, passthroughFamilies: config.passthroughFamilies, prober: prober, rejections: rejections)
         let server = HTTPServer(router: { routes.handle($0) }, web: web, rejections: rejections, limits: config.server, logger: logger)
@@ -39,6 +39,7 @@ public final class Exporter: Service {
             "targets": "\(config.targets.map(\.name).joined(separator: ","))",
             "tls": "\(web?.servesTLS ?? false)",
             "basic_auth": "\(web.map { !$0.config.basicAuthUsers.isEmpty } ?? false)",
+            "probe": "\(config.probe.enabled)",
             "max_connections": "\(config.server.maxConnections)", "max_requests": "\(config.server.maxRequests)",
         ])
         let passthrough = PassthroughFilter(pattern: config.passthroughFamilies)

@@ -85,8 +85,12 @@ struct ExporterCommand: ParsableCommand {
     var latencyQuantiles: String?
     @Option(name: .customLong("passthrough.families"), help: ArgumentHelp("Regex of the scheduler's own families re-served on /scheduler/metrics; empty disables it.", valueName: "regex"))
     var passthroughFamilies = ExporterConfig.defaultPassthroughFamilies
-    @Option(name: .customLong("probe.allowed-targets"), help: ArgumentHelp("Comma-separated CIDRs /probe may connect to (default loopback and RFC 1918).", valueName: "cidrs"))
+    @Flag(name: .customLong("web.enable-probe"), help: "Serve /probe, the outside-in probe (off: 404).")
+    var enableProbe = false
+    @Option(name: .customLong("probe.allowed-targets"), help: ArgumentHelp("Comma-separated CIDRs /probe may connect to (default: the node's own addresses, loopback included).", valueName: "cidrs"))
     var probeAllowedTargets: String?
+    @Option(name: .customLong("probe.allowed-ports"), help: ArgumentHelp("Comma-separated ports /probe may connect to (default 10259,10251).", valueName: "ports"))
+    var probeAllowedPorts: String?
     @Option(name: .customLong("probe.max-concurrent"), help: ArgumentHelp("Concurrent /probe requests at most (default 8).", valueName: "n"))
     var probeMaxConcurrent = 8
     @Option(name: .customLong("probe.max-timeout"), help: ArgumentHelp("Longest a /probe may run, whatever X-Prometheus-Scrape-Timeout-Seconds asks for (default 10s).", valueName: "duration"))
@@ -159,6 +163,14 @@ struct ExporterCommand: ParsableCommand {
         config.probe.maxConcurrent = probeMaxConcurrent
         if let probeMaxTimeout { config.probe.maxTimeout = try Self.duration(probeMaxTimeout, flag: "--probe.max-timeout") }
         if let insecurePort { config.probe.insecurePort = insecurePort }
+        config.probe.enabled = enableProbe
+        if let probeAllowedPorts {
+            let ports = probeAllowedPorts.split(separator: ",").map { Int($0.trimmingPrefix(" ")) }
+            guard !ports.isEmpty, ports.allSatisfy({ $0.map { (1...65535).contains($0) } ?? false }) else {
+                throw ConfigError("--probe.allowed-ports: expected comma-separated ports between 1 and 65535, got \"\(probeAllowedPorts)\"")
+            }
+            config.probe.allowedPorts = Set(ports.compactMap { $0 })
+        }
         if let probeAllowedTargets {
             config.probe.allowedTargets = try probeAllowedTargets.split(separator: ",").map { (text) throws(ConfigError) in
                 try CIDR(parsing: String(text).trimmingPrefix(" ").description)

@@ -42,6 +42,14 @@ import Testing
         #expect(gzipped.body == response.body, "the same bytes once inflated")
     }
 
+    /// Off by default: it makes the exporter connect where a client asks.
+    @Test func probeIsOffUnlessEnabled() async throws {
+        let exporter = try await Exporter.start(["--target", "https://127.0.0.1:1", "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0"])
+        defer { exporter.child.stop() }
+        #expect(try await exporter.get("/probe?target=127.0.0.1:10259").status == 404)
+        #expect(!String(decoding: try await exporter.get("/").body, as: UTF8.self).contains("probe"), "nor on the landing page")
+    }
+
     @Test func passthroughCanBeTurnedOff() async throws {
         let exporter = try await Exporter.start(["--target", "https://127.0.0.1:1", "--passthrough.families", "",
                                                  "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0"])
@@ -54,7 +62,8 @@ import Testing
         defer { dir.remove() }
         let simulator = try await Simulator.start(in: dir, variant: "metrics-always-allowed")
         defer { simulator.child.stop() }
-        let exporter = try await Exporter.start(["--target", "https://127.0.0.1:1", "--probe.allowed-targets", "127.0.0.0/8",
+        let exporter = try await Exporter.start(["--target", "https://127.0.0.1:1", "--web.enable-probe", "--probe.allowed-targets", "127.0.0.0/8",
+                                                 "--probe.allowed-ports", "10259,\(simulator.port)",
                                                  "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0"])
         defer { exporter.child.stop() }
 
@@ -73,6 +82,7 @@ import Testing
 
         // Refused before any connection is attempted: outside the allowed ranges, or not an address.
         #expect(try await exporter.get("/probe?target=192.168.1.1:10259").status == 403)
+        #expect(try await exporter.get("/probe?target=127.0.0.1:22").status == 403, "a port outside --probe.allowed-ports")
         #expect(try await exporter.get("/probe?target=scheduler.example:10259").status == 400)
         #expect(try await exporter.get("/probe").status == 400)
     }
@@ -82,8 +92,8 @@ import Testing
     /// --probe.max-timeout, and what is not a positive number gets 400.
     @Test func hostileScrapeTimeoutHeadersNeitherCrashNorStall() async throws {
         let blackHole = try SilentListener()
-        let exporter = try await Exporter.start(["--target", "https://127.0.0.1:1", "--probe.allowed-targets", "127.0.0.0/8",
-                                                 "--probe.max-timeout", "1s", "--probe.max-concurrent", "1",
+        let exporter = try await Exporter.start(["--target", "https://127.0.0.1:1", "--web.enable-probe", "--probe.allowed-targets", "127.0.0.0/8",
+                                                 "--probe.allowed-ports", "\(blackHole.port)", "--probe.max-timeout", "1s", "--probe.max-concurrent", "1",
                                                  "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0"])
         defer { exporter.child.stop() }
         func probe(_ header: String) async throws -> Int {

@@ -7,10 +7,21 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
     let network: [UInt8]  // 4 or 16 bytes
     let prefix: Int
 
-    /// Loopback and the RFC 1918 private ranges: where a scheduler may legitimately be probed from
-    /// inside a cluster, and nowhere else by default, so the exporter is no open proxy.
-    public static let defaults: [CIDR] = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
-        .map { try! CIDR(parsing: $0) }
+    /// Loopback, always among the node's own addresses.
+    public static let loopback: [CIDR] = [
+        CIDR(network: [127, 0, 0, 0], prefix: 8),
+        CIDR(network: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], prefix: 128),
+    ]
+
+    init(network: [UInt8], prefix: Int) {
+        self.network = Self.masked(network, prefix)
+        self.prefix = prefix
+    }
+
+    /// The single address `text` (an IP literal), nil when it is none.
+    public static func host(_ text: String) -> CIDR? {
+        IPAddress.bytes(text).map { CIDR(network: $0, prefix: $0.count * 8) }
+    }
 
     public init(parsing text: String) throws(ConfigError) {
         let parts = text.split(separator: "/", maxSplits: 1)

@@ -36,6 +36,9 @@ public struct ExporterConfig: Sendable {
         }
         guard server.maxRequests >= 0 else { throw ConfigError("--web.max-requests must be 0 (no limit) or positive") }
         guard server.maxConnections > 0 else { throw ConfigError("--web.max-connections must be positive") }
+        guard !probe.allowedPorts.isEmpty, probe.allowedPorts.allSatisfy({ (1...65535).contains($0) }) else {
+            throw ConfigError("--probe.allowed-ports: expected ports between 1 and 65535")
+        }
         guard probe.maxConcurrent > 0 else { throw ConfigError("--probe.max-concurrent must be positive") }
         guard probe.maxTimeout > .zero, probe.maxTimeout <= OutsideInProbeConfig.maxTimeoutLimit else {
             throw ConfigError("--probe.max-timeout must be positive and at most \(PrometheusDuration.format(OutsideInProbeConfig.maxTimeoutLimit))")
@@ -173,7 +176,14 @@ public struct SecurityProbeConfig: Sendable {
 
 /// Settings of `/probe`, the outside-in view (blackbox_exporter's multi-target pattern).
 public struct OutsideInProbeConfig: Sendable {
-    public var allowedTargets: [CIDR] = CIDR.defaults
+    /// `/probe` answers 404 unless turned on (`--web.enable-probe`): it makes the exporter connect
+    /// where a client asks, which no deployment should get without choosing it.
+    public var enabled = false
+    /// nil: the node's own addresses (loopback and the host's interface addresses, looked up at
+    /// probe time), which is where a DaemonSet's outside-in probe is meant to look.
+    public var allowedTargets: [CIDR]?
+    /// The scheduler's secure port and its legacy plain-HTTP port.
+    public var allowedPorts: Set<Int> = [10259, 10251]
     public var maxConcurrent = 8
     public var insecurePort = 10251
     /// The longest a probe may run, whatever `X-Prometheus-Scrape-Timeout-Seconds` asks for (and

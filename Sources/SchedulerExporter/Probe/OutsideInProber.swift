@@ -28,10 +28,23 @@ public final class OutsideInProber: Sendable {
 
     public typealias Refusal = ProbePolicy.Refusal
 
-    /// What `/probe` may reach, as values.
+    /// What `/probe` may reach, as values: the configured ranges, or the node's own addresses.
     public var policy: ProbePolicy {
-        ProbePolicy(allowedTargets: config.allowedTargets, maxTimeout: config.maxTimeout)
+        ProbePolicy(allowedTargets: config.allowedTargets ?? nodeAddresses(), allowedPorts: config.allowedPorts, maxTimeout: config.maxTimeout)
     }
+
+    /// Loopback and the host's interface addresses, looked up again after `nodeAddressesMaxAge`
+    /// (an interface can come up later), never per request.
+    private func nodeAddresses() -> [CIDR] {
+        let now = ContinuousClock.now
+        if let cached = nodeAddressCache.withLock({ $0 }), now - cached.readAt < Self.nodeAddressesMaxAge { return cached.addresses }
+        let addresses = CIDR.loopback + InterfaceAddresses.nonLoopback().compactMap(CIDR.host)
+        nodeAddressCache.withLock { $0 = (now, addresses) }
+        return addresses
+    }
+
+    static let nodeAddressesMaxAge: Duration = .seconds(30)
+    private let nodeAddressCache = Mutex<(readAt: ContinuousClock.Instant, addresses: [CIDR])?>(nil)
 
     /// Validates the target parameter: an IP literal with optional port, inside the allowed ranges.
     public func resolve(_ parameter: String?) throws(Refusal) -> (host: String, port: Int) {

@@ -47,7 +47,7 @@ public struct Routes: Sendable {
         case .healthz:
             return .response(ServerResponse(text: "ok\n"))
         case .landing:
-            return .response(ServerResponse(contentType: "text/html; charset=utf-8", text: Self.landingPage))
+            return .response(ServerResponse(contentType: "text/html; charset=utf-8", text: Self.landingPage(probe: prober != nil)))
         case .notFound:
             return .response(Self.notFound)
         }
@@ -66,19 +66,21 @@ public struct Routes: Sendable {
         }
     }
 
-    static let landingPage = """
-        <!DOCTYPE html>
-        <html><head><title>kube-scheduler-exporter</title></head>
-        <body>
-        <h1>kube-scheduler-exporter</h1>
-        <p>Security and health of the Kubernetes kube-scheduler, for Prometheus.</p>
-        <ul>
-        <li><a href="metrics">metrics</a></li>
-        <li><a href="healthz">healthz</a></li>
-        <li><a href="scheduler/metrics">scheduler/metrics</a> (the scheduler's own families, for kubernetes-mixin)</li>
-        <li><a href="probe?target=127.0.0.1:10259">probe?target=HOST:PORT</a> (outside-in probe)</li>
-        </ul>
-        </body></html>
+    static func landingPage(probe: Bool) -> String {
+        let probeLink = probe ? "<li><a href=\"probe?target=127.0.0.1:10259\">probe?target=HOST:PORT</a> (outside-in probe)</li>\n" : ""
+        return """
+            <!DOCTYPE html>
+            <html><head><title>kube-scheduler-exporter</title></head>
+            <body>
+            <h1>kube-scheduler-exporter</h1>
+            <p>Security and health of the Kubernetes kube-scheduler, for Prometheus.</p>
+            <ul>
+            <li><a href="metrics">metrics</a></li>
+            <li><a href="healthz">healthz</a></li>
+            <li><a href="scheduler/metrics">scheduler/metrics</a> (the scheduler's own families, for kubernetes-mixin)</li>
+            \(probeLink)</ul>
+            </body></html>
 
-        """
+            """
+    }
 }

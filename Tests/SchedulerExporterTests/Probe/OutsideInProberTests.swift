@@ -25,6 +25,7 @@ import Glibc
     @Test func targetsAreIPLiteralsInsideTheAllowedRanges() throws {
         var config = OutsideInProbeConfig()
         config.allowedTargets = [try CIDR(parsing: "127.0.0.0/8"), try CIDR(parsing: "::1/128")]
+        config.allowedPorts = [10259, 8443]
         let client = CurlClient()
         defer { client.shutdown() }
         let prober = OutsideInProber(config: config, client: client, logger: Logger(label: "test"))
@@ -35,6 +36,25 @@ import Glibc
         #expect(throws: OutsideInProber.Refusal.notAnAddress("kube-scheduler:10259")) { try prober.resolve("kube-scheduler:10259") }
         #expect(throws: OutsideInProber.Refusal.notAnAddress("127.0.0.1:99999")) { try prober.resolve("127.0.0.1:99999") }
         #expect(throws: OutsideInProber.Refusal.missingTarget) { try prober.resolve(nil) }
+    }
+
+    /// Not all of RFC 1918 by default: the node's own addresses (and loopback), on the
+    /// scheduler's two ports.
+    @Test func byDefaultOnlyTheNodesOwnAddressesAndTheSchedulersPorts() throws {
+        let client = CurlClient()
+        defer { client.shutdown() }
+        let prober = OutsideInProber(config: OutsideInProbeConfig(), client: client, logger: Logger(label: "test"))
+        #expect(try prober.resolve("127.0.0.1") == ("127.0.0.1", 10259))
+        #expect(try prober.resolve("[::1]:10251") == ("::1", 10251))
+        #expect(throws: OutsideInProber.Refusal.portNotAllowed(22)) { try prober.resolve("127.0.0.1:22") }
+        for address in InterfaceAddresses.nonLoopback() {
+            let literal = address.contains(":") ? "[\(address)]" : address
+            #expect(try prober.resolve(literal).host == address, "the node's own \(address)")
+        }
+        let own = Set(InterfaceAddresses.nonLoopback())
+        for foreign in ["10.255.254.253", "172.16.254.253", "192.168.254.253", "8.8.8.8"] where !own.contains(foreign) {
+            #expect(throws: OutsideInProber.Refusal.notAllowed(foreign)) { try prober.resolve(foreign) }
+        }
     }
 
     @Test func concurrentProbesAreCapped() async throws {

@@ -55,6 +55,7 @@ import Testing
         let blackHole = try SilentListener()
         var config = OutsideInProbeConfig()
         config.allowedTargets = [try CIDR(parsing: "127.0.0.0/8")]
+        config.allowedPorts = [blackHole.port]
         config.maxConcurrent = 1
         config.insecurePort = 0
         config.maxTimeout = .seconds(120)
