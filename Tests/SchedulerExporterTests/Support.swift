@@ -59,3 +59,44 @@ extension CheckOutput {
         }?.value
     }
 }
+
+import Synchronization
+
+/// A swift-log handler that keeps what is logged, for tests that count log lines.
+struct CapturedLog: LogHandler {
+    struct Entry: Sendable {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+    }
+
+    final class Store: Sendable {
+        let entries = Mutex<[Entry]>([])
+        var all: [Entry] { entries.withLock { $0 } }
+        func count(_ level: Logger.Level, containing text: String) -> Int {
+            all.filter { $0.level == level && $0.message.contains(text) }.count
+        }
+    }
+
+    let store: Store
+    var logLevel: Logger.Level = .debug
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        store.entries.withLock {
+            $0.append(Entry(level: event.level, message: "\(event.message)", metadata: merged.mapValues { "\($0)" }))
+        }
+    }
+
+    /// A logger writing into a new store.
+    static func make() -> (Logger, Store) {
+        let store = Store()
+        return (Logger(label: "test") { _ in CapturedLog(store: store) }, store)
+    }
+}

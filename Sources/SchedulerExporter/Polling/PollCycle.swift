@@ -96,13 +96,9 @@ struct PollCycle: Sendable {
         case .exporter:
             // Only the configured target's secure port ever gets the real credentials.
             if case .securePort = probe.destination {
-                if let token {
-                    switch token.current() {
-                    case .success(let value): request.bearerToken = value
-                    case .failure(let error):
-                        logger.warning("cannot read bearer token file", metadata: ["target": "\(target.name)", "error": "\(error)"])
-                    }
-                }
+                // Without a token the request still goes out (the 401 is what the checks see);
+                // the token file logs its own changes of state, once each.
+                if let token, case .success(let value) = token.current() { request.bearerToken = value }
             } else {
                 request.tls.certFile = nil
                 request.tls.keyFile = nil

@@ -45,7 +45,7 @@ public actor TargetPoller {
         self.latency = LatencyTracker(configuration: LatencyTrackerConfiguration(
             window: target.latency.window.seconds, quantiles: target.latency.quantiles))
         self.cycle = PollCycle(target: target, client: client,
-                               token: target.bearerTokenFile.map(BearerTokenFile.init(path:)), logger: logger)
+                               token: target.bearerTokenFile.map { BearerTokenFile(path: $0, target: target.name, logger: logger) }, logger: logger)
     }
 
     /// Where target `index` of `count` starts within the interval: evenly spread, the first at
