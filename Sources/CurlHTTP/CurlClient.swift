@@ -99,6 +99,24 @@ public final class CurlClient: Sendable {
         }
     }
 
+    /// Whether the driver thread takes new work: true once it has, false when the client is shut
+    /// down or the caller is cancelled first. A stuck driver never answers; the caller decides
+    /// how long that may last (the exporter's liveness watchdog).
+    public func ping() async -> Bool {
+        guard let id = inbox.allocateID() else { return false }
+        let inbox = self.inbox
+        let reply = PingReply()
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                reply.wait(continuation)
+                inbox.submit(id: id, job: .ping(reply))
+            }
+        } onCancel: {
+            reply.resume(false)
+            inbox.cancel(id: id)
+        }
+    }
+
     /// Fails pending and running transfers with `.cancelled` and stops the driver thread.
     /// Idempotent; blocks until the thread has released libcurl's handles.
     public func shutdown() {

@@ -15,12 +15,45 @@ struct MultiHandle: @unchecked Sendable {
 enum Job: Sendable {
     case http(HTTPRequest, CheckedContinuation<Result<HTTPResponse, HTTPClientError>, Never>)
     case probe(host: String, port: Int, timeout: Duration, CheckedContinuation<TCPProbeResult, Never>)
+    /// Answered by the driver loop as soon as it takes its next submissions: proof it is turning.
+    case ping(PingReply)
 
     func fail(_ error: HTTPClientError) {
         switch self {
         case .http(_, let continuation): continuation.resume(returning: .failure(error))
         case .probe(_, _, _, let continuation): continuation.resume(returning: .error(error.message))
+        case .ping(let reply): reply.resume(false)
         }
+    }
+}
+
+/// A ping's continuation, resumed exactly once: by the driver (true), by shutdown or by the
+/// caller's cancellation (false), whichever comes first, so a stuck driver never holds a
+/// cancelled caller.
+final class PingReply: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Bool, Never>?
+        var answer: Bool?
+    }
+    private let state = Mutex(State())
+
+    func wait(_ continuation: CheckedContinuation<Bool, Never>) {
+        let answered: Bool? = state.withLock { state in
+            if let answer = state.answer { return answer }
+            state.continuation = continuation
+            return nil
+        }
+        if let answered { continuation.resume(returning: answered) }
+    }
+
+    func resume(_ answer: Bool) {
+        let continuation: CheckedContinuation<Bool, Never>? = state.withLock { state in
+            guard state.answer == nil else { return nil }
+            state.answer = answer
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(returning: answer)
     }
 }
 
@@ -156,6 +189,10 @@ final class DriverLoop {
     private func start(_ id: UInt64, _ job: Job) {
         let built: Result<Transfer, HTTPClientError>
         switch job {
+        case .ping(let reply):
+            inbox.finished(id: id)
+            reply.resume(true)
+            return
         case .http(let request, let continuation):
             built = Transfer.http(request: request, continuation: continuation)
         case .probe(let host, let port, let timeout, let continuation):

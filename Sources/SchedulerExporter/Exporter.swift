@@ -30,7 +30,15 @@ public final class Exporter: Service {
     public func run() async throws {
         let prober = config.probe.enabled ? OutsideInProber(config: config.probe, client: client, logger: logger) : nil
         let rejections = RequestRejections()
-        let routes = Routes(store: store, passthroughFamilies: config.passthroughFamilies, prober: prober, rejections: rejections)
+        let liveness = Liveness(targets: config.targets)
+        let routes = Routes(store: store, passthroughFamilies: config.passthroughFamilies, prober: prober, rejections: rejections,
+                            liveness: liveness)
+        // Before the server listens: each poller publishes its target as down at once, so the
+        // first scrape already lists every target.
+        let passthrough = PassthroughFilter(pattern: config.passthroughFamilies)
+        let pollers = config.targets.map {
+            TargetPoller(target: $0, client: client, store: store, passthrough: passthrough, liveness: liveness, logger: logger)
+        }
         let server = HTTPServer(router: { routes.handle($0) }, web: web, rejections: rejections, limits: config.server, logger: logger)
         let channel = try await server.start(host: config.listenAddress.host, port: config.listenAddress.port)
         let bound = channel.localAddress.flatMap { address in address.port.map { ListenAddress(host: address.ipAddress ?? config.listenAddress.host, port: $0) } }
@@ -42,15 +50,13 @@ public final class Exporter: Service {
             "probe": "\(config.probe.enabled)",
             "max_connections": "\(config.server.maxConnections)", "max_requests": "\(config.server.maxRequests)",
         ])
-        let passthrough = PassthroughFilter(pattern: config.passthroughFamilies)
-        let pollers = config.targets.map {
-            TargetPoller(target: $0, client: client, store: store, passthrough: passthrough, logger: logger)
-        }
         await withTaskGroup(of: Void.self) { group in
             for (index, poller) in pollers.enumerated() {
                 let phase = TargetPoller.staggeredStart(index: index, of: pollers.count, interval: poller.target.pollInterval)
                 group.addTask { await poller.run(initialDelay: phase) }
             }
+            let client = self.client
+            group.addTask { await liveness.watchDriver(client) }
             if let web {
                 let logger = logger
                 group.addTask {

@@ -90,6 +90,19 @@ import Testing
         #expect(sampleValue(body, "kube_scheduler_exporter_targets") == 2)
     }
 
+    /// A target whose first poll hangs (a black hole, 5 s timeout) was absent from /metrics until
+    /// that poll ended, so no `up == 0` alert could fire for it: it is down from the first scrape.
+    @Test func aTargetIsVisibleFromTheFirstScrape() async throws {
+        let blackHole = try SilentListener()
+        let exporter = try await Exporter.start(["--target", "https://127.0.0.1:\(blackHole.port)", "--timeout", "5s",
+                                                 "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0"])
+        defer { exporter.child.stop() }
+        let body = String(decoding: try await exporter.get("/metrics").body, as: UTF8.self)
+        #expect(body.contains("kube_scheduler_up{target=\"default\"} 0\n"), "\(body.prefix(2000))")
+        #expect(sampleValue(body, "kube_scheduler_polls_total") == nil, "no poll has completed yet")
+        #expect(try await exporter.get("/healthz").status == 200, "a slow target is no stuck exporter")
+    }
+
     @Test func badFlagsAndConfigsExitWithCode2() async throws {
         let exporter = try Binaries.path("kube-scheduler-exporter")
         for arguments in [["--poll-interval", "soon"], ["--no-such-flag"], ["--config.file", "/nonexistent/config.yml"],

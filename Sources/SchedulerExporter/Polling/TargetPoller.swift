@@ -12,6 +12,8 @@ public actor TargetPoller {
     let store: SnapshotStore
     let passthrough: PassthroughFilter?
     let logger: Logger
+    /// Told of every completed poll, for `/healthz`.
+    let liveness: Liveness?
 
     // Counters survive across cycles; everything else is derived fresh from each cycle.
     private var polls: Double = 0
@@ -36,17 +38,32 @@ public actor TargetPoller {
     public static let tlsObservationMaxAge: Duration = .seconds(60)
 
     public init(target: TargetConfig, client: CurlClient, store: SnapshotStore, checks: [any Check] = Checks.all,
-                passthrough: PassthroughFilter? = nil, logger: Logger) {
+                passthrough: PassthroughFilter? = nil, liveness: Liveness? = nil, logger: Logger) {
         self.target = target
         self.checks = checks
         self.store = store
         self.passthrough = passthrough
+        self.liveness = liveness
         self.logger = logger
         self.latency = LatencyTracker(configuration: LatencyTrackerConfiguration(
             window: target.latency.window.seconds, quantiles: target.latency.quantiles))
         self.cycle = PollCycle(target: target, client: client,
                                token: target.bearerTokenFile.map { BearerTokenFile(path: $0, target: target.name, logger: logger) }, logger: logger)
+        // Visible from the first scrape: down until its first poll says otherwise, instead of
+        // absent for up to a poll interval plus a timeout (absent series fire no `up == 0` alert).
+        if store.snapshot(for: target.name) == nil { store.publish(Self.placeholder(target)) }
     }
+
+    /// What a target shows before its first poll completes: `kube_scheduler_up 0`.
+    static func placeholder(_ target: TargetConfig) -> TargetSnapshot {
+        var dropped = DroppedTargetData()
+        let families = OutputFamily.labelled([
+            .gauge("kube_scheduler_up", upHelp, value: 0),
+        ], prefix: targetLabels(target), dropped: &dropped)
+        return TargetSnapshot(target: target.name, polledAt: 0, families: families)
+    }
+
+    static let upHelp = "1 when the last poll of the scheduler's /metrics returned 200 and parsed; 0 means the target is unreachable, refused the exporter's credentials or served garbage (see kube_scheduler_poll_errors_total), or has not been polled yet."
 
     /// Where target `index` of `count` starts within the interval: evenly spread, the first at
     /// once. Polls in lockstep would hold every target's bodies and parsed documents at the same
@@ -138,6 +155,7 @@ public actor TargetPoller {
             families: labelled,
             passthroughBody: poll.up ? poll.metrics.flatMap { document in passthrough?.select(from: document) } : nil)
         store.publish(snapshot)
+        liveness?.pollCompleted(target.name)
         return snapshot
     }
 
@@ -198,8 +216,7 @@ public actor TargetPoller {
         }
 
         var families: [OutputFamily] = [
-            .gauge("kube_scheduler_up", "1 when the last poll of the scheduler's /metrics returned 200 and parsed; 0 means the target is unreachable, refused the exporter's credentials or served garbage (see kube_scheduler_poll_errors_total).",
-                   value: up.gaugeValue),
+            .gauge("kube_scheduler_up", Self.upHelp, value: up.gaugeValue),
             .gauge("kube_scheduler_poll_duration_seconds", "Wall time of the last poll cycle of this target (all endpoints, concurrently); close to the timeout is bad.",
                    value: poll.duration.seconds),
             .counter("kube_scheduler_polls_total", "Poll cycles run against this target.", [OutputSample(value: polls)]),

@@ -8,10 +8,13 @@ public struct Routes: Sendable {
     let passthrough: PassthroughPage
     let prober: OutsideInProber?
     let store: SnapshotStore
+    /// nil: `/healthz` says ok whenever it answers.
+    let liveness: Liveness?
 
     public init(store: SnapshotStore, passthroughFamilies: String = ExporterConfig.defaultPassthroughFamilies, prober: OutsideInProber? = nil,
-                rejections: RequestRejections = RequestRejections()) {
+                rejections: RequestRejections = RequestRejections(), liveness: Liveness? = nil) {
         self.store = store
+        self.liveness = liveness
         self.metrics = MetricsPage(store: store, rejections: rejections)
         self.passthrough = PassthroughPage(store: store, enabled: !passthroughFamilies.isEmpty)
         self.prober = prober
@@ -45,6 +48,10 @@ public struct Routes: Sendable {
         case .probeRefused(let refusal):
             return .response(Self.refusal(refusal))
         case .healthz:
+            let problems = liveness?.problems() ?? []
+            guard problems.isEmpty else {
+                return .response(ServerResponse(status: .serviceUnavailable, text: problems.joined(separator: "\n") + "\n"))
+            }
             return .response(ServerResponse(text: "ok\n"))
         case .landing:
             return .response(ServerResponse(contentType: "text/html; charset=utf-8", text: Self.landingPage(probe: prober != nil)))
