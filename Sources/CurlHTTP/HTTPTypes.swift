@@ -3,6 +3,8 @@
 public struct TLSOptions: Sendable, Hashable {
     /// PEM CA bundle to verify the server against; nil uses the system store.
     public var caFile: String?
+    /// The same as PEM bytes (a kubeconfig's certificate-authority-data); wins over `caFile`.
+    public var caData: [UInt8]?
     /// PEM client certificate (mTLS); used together with `keyFile`.
     public var certFile: String?
     /// PEM private key of `certFile`.
@@ -55,9 +57,18 @@ public struct BearerToken: Sendable, Hashable, CustomStringConvertible, CustomDe
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }
 
-/// One GET request. Only GET exists because every endpoint the exporter polls is read-only.
+/// One request: GET for everything the exporter polls (all read-only), POST only for the
+/// Kubernetes API's review objects (TokenReview, SubjectAccessReview), which create nothing.
 public struct HTTPRequest: Sendable {
+    public enum Method: String, Sendable {
+        case get = "GET"
+        case post = "POST"
+    }
+
     public var url: String
+    public var method: Method = .get
+    /// Sent with POST (and its Content-Type header is the caller's to set).
+    public var body: [UInt8] = []
     /// Sent as `Authorization: Bearer <token>` to `url` only; redirects are never followed.
     public var bearerToken: BearerToken?
     /// Extra request headers (Accept, User-Agent, ...).

@@ -168,7 +168,17 @@ final class Transfer {
         set(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, tls.insecureSkipVerify ? 0 : 1), "verify peer")
         set(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, tls.insecureSkipVerify ? 0 : 2), "verify host")
         set(ccurl_easy_release_idle_tls_buffers(easy), "release idle TLS buffers")
-        if let caFile = tls.caFile { set(ccurl_easy_setopt_string(easy, CURLOPT_CAINFO, caFile), "ca file") }
+        if let caData = tls.caData {
+            // Copied by libcurl during the call (CURL_BLOB_COPY), so the bytes need not outlive it.
+            var bytes = caData
+            let code = bytes.withUnsafeMutableBytes { buffer -> CURLcode in
+                var blob = curl_blob(data: buffer.baseAddress, len: buffer.count, flags: UInt32(CURL_BLOB_COPY))
+                return ccurl_easy_setopt_pointer(easy, CURLOPT_CAINFO_BLOB, &blob)
+            }
+            set(code, "ca data")
+        } else if let caFile = tls.caFile {
+            set(ccurl_easy_setopt_string(easy, CURLOPT_CAINFO, caFile), "ca file")
+        }
         if let certFile = tls.certFile {
             set(ccurl_easy_setopt_string(easy, CURLOPT_SSLCERT, certFile), "client cert")
             set(ccurl_easy_setopt_string(easy, CURLOPT_SSLCERTTYPE, "PEM"), "client cert type")
@@ -201,6 +211,19 @@ final class Transfer {
         }
 
         var headerList: UnsafeMutablePointer<curl_slist>?
+        if request.method == .post {
+            set(ccurl_easy_setopt_long(easy, CURLOPT_POST, 1), "post")
+            set(ccurl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count)), "post size")
+            // Copied by libcurl (set after the size, so NUL bytes are data too).
+            if request.body.isEmpty {
+                set(ccurl_easy_setopt_string(easy, CURLOPT_COPYPOSTFIELDS, ""), "post body")
+            } else {
+                var body = request.body
+                set(body.withUnsafeMutableBytes { ccurl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0.baseAddress) }, "post body")
+            }
+            // No "Expect: 100-continue" round trip before a small body.
+            headerList = curl_slist_append(headerList, "Expect:")
+        }
         for header in request.headers {
             // "Name;" is curl's spelling of a header with an empty value ("Name:" would remove it).
             let line = header.value.isEmpty ? "\(header.name);" : "\(header.name): \(header.value)"

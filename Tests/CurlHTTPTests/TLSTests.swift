@@ -1,4 +1,5 @@
 import CurlHTTP
+import Foundation
 import Testing
 
 /// Real libcurl against a real Python TLS server on 127.0.0.1, with certificates made by openssl.
@@ -26,6 +27,39 @@ import Testing
         let expected = try await pki.validity(of: pki.serverCert)
         #expect(leaf.notBefore == expected.notBefore)
         #expect(leaf.notAfter == expected.notAfter)
+    }
+
+    /// POST (only for the Kubernetes API's review objects) with the CA given as bytes, as a
+    /// kubeconfig's certificate-authority-data has it: the body arrives whole, NUL bytes and all,
+    /// without an Expect round trip.
+    @Test func postWithTheCAAsData() async throws {
+        let pki = try await TestPKI.make()
+        let server = try await TestServer.start(in: pki.directory, cert: pki.serverCert, key: pki.serverKey)
+        defer { server.stop() }
+        let client = CurlClient()
+        defer { client.shutdown() }
+        let ca = try #require(FileManager.default.contents(atPath: pki.caFile))
+        var request = HTTPRequest(url: server.url("/echo-post"), tls: TLSOptions())
+        request.tls.caData = Array(ca)
+        request.method = .post
+        request.body = Array(#"{"kind":"TokenReview"}"#.utf8) + [0] + Array(repeating: UInt8(ascii: "x"), count: 5_000)
+        request.headers = [("Content-Type", "application/json")]
+        let response = try await client.perform(request)
+        #expect(response.status == 200)
+        #expect(response.body == request.body)
+        _ = await server.waitForLog { $0.contains("POST_BODY_BYTES") }
+        let log = (try? String(contentsOfFile: server.logFile, encoding: .utf8)) ?? ""
+        #expect(log.contains("EXPECT <none>"), "\(log)")
+        #expect(log.contains("CONTENT_TYPE application/json"))
+
+        var empty = request
+        empty.body = []
+        #expect(try await client.perform(empty).body.isEmpty)
+
+        var wrongCA = request
+        wrongCA.tls.caData = Array(try #require(FileManager.default.contents(atPath: pki.otherCAFile)))
+        let error = await expectFailure(client, wrongCA)
+        #expect(error?.kind == .tlsVerify)
     }
 
     @Test func negotiatedTLSVersionIsReadFromTheConnection() async throws {

@@ -14,6 +14,7 @@ Routes:
   /hang                     reads the request, never answers (until --max-lifetime)
   /gzip                     200, gzip-encoded "hello gzip world" * 100
   /gzip-bomb?bytes=N        200, N zero bytes gzip-encoded on the fly (small on the wire)
+  POST /echo-post           200, body = the request body as received; logs its length and Expect
 """
 
 import argparse
@@ -106,6 +107,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_body(200, body, [("Content-Encoding", "gzip")])
         elif url.path == "/gzip-bomb":
             self.stream_gzip_bomb(int(query["bytes"][0]))
+        else:
+            self.send_body(404, b"not found")
+
+    def do_POST(self):
+        log("REQUEST POST %s" % self.path)
+        log("EXPECT %s" % self.headers.get("Expect", "<none>"))
+        log("CONTENT_TYPE %s" % self.headers.get("Content-Type", "<none>"))
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        log("POST_BODY_BYTES %d" % len(body))
+        if urlparse(self.path).path == "/echo-post":
+            self.send_body(200, body, [("Content-Type", "application/octet-stream")])
         else:
             self.send_body(404, b"not found")
 
