@@ -15,9 +15,13 @@ public final class Exporter: Service {
     /// How often the web config file and the files it names are checked for changes.
     static let webConfigCheckInterval: Duration = .seconds(5)
 
-    public init(config: ExporterConfig, web: WebSecurity? = nil, logger: Logger) {
+    /// `--web.kubernetes-auth`: how to reach the API server that reviews scrapers' tokens.
+    let kubernetesAuth: APIServerAccess?
+
+    public init(config: ExporterConfig, web: WebSecurity? = nil, kubernetesAuth: APIServerAccess? = nil, logger: Logger) {
         self.config = config
         self.web = web
+        self.kubernetesAuth = kubernetesAuth
         self.logger = logger
         // A poll cycle sends ~15 requests to one scheduler at once; fewer connections per host
         // would queue some in libcurl, and a queued /metrics that times out looks like a
@@ -39,7 +43,9 @@ public final class Exporter: Service {
         let pollers = config.targets.map {
             TargetPoller(target: $0, client: client, store: store, passthrough: passthrough, liveness: liveness, logger: logger)
         }
-        let server = HTTPServer(router: { routes.handle($0) }, web: web, rejections: rejections, limits: config.server, logger: logger)
+        let reviewer = kubernetesAuth.map { KubernetesAuthorizer(access: $0, client: client, logger: logger) }
+        let server = HTTPServer(router: { routes.handle($0) }, web: web, rejections: rejections, limits: config.server,
+                                kubernetesAuth: reviewer, logger: logger)
         let channel = try await server.start(host: config.listenAddress.host, port: config.listenAddress.port)
         let bound = channel.localAddress.flatMap { address in address.port.map { ListenAddress(host: address.ipAddress ?? config.listenAddress.host, port: $0) } }
         logger.info("listening", metadata: [
@@ -48,6 +54,7 @@ public final class Exporter: Service {
             "tls": "\(web?.servesTLS ?? false)",
             "basic_auth": "\(web.map { !$0.config.basicAuthUsers.isEmpty } ?? false)",
             "probe": "\(config.probe.enabled)",
+            "kubernetes_auth": "\(kubernetesAuth?.source ?? "off")",
             "max_connections": "\(config.server.maxConnections)", "max_requests": "\(config.server.maxRequests)",
         ])
         await withTaskGroup(of: Void.self) { group in

@@ -40,6 +40,10 @@ struct ExporterCommand: ParsableCommand {
     var listenAddress = ":\(ListenAddress.defaultPort)"
     @Option(name: .customLong("web.config.file"), help: ArgumentHelp("exporter-toolkit web config: TLS, basic auth (on every path, /healthz too) and headers.", valueName: "path"))
     var webConfigFile: String?
+    @Flag(name: .customLong("web.kubernetes-auth"), help: "Authenticate scrapers by their Kubernetes bearer token (TokenReview) and authorize them by RBAC (SubjectAccessReview, get on the path as a non-resource URL); /healthz stays open.")
+    var kubernetesAuth = false
+    @Option(name: .customLong("web.kubernetes-auth.kubeconfig"), help: ArgumentHelp("Kubeconfig for the reviews (default: the in-cluster service account).", valueName: "path"))
+    var kubernetesAuthKubeconfig: String?
     @Option(name: .customLong("web.max-requests"), help: ArgumentHelp("Requests answered at once at most; more get 503. 0 disables the limit.", valueName: "n"))
     var maxRequests = ServerLimits().maxRequests
     @Option(name: .customLong("web.max-connections"), help: ArgumentHelp("Connections held open at most; a new one closes the longest idle one, or is closed when all are busy.", valueName: "n"))
@@ -179,6 +183,20 @@ struct ExporterCommand: ParsableCommand {
         return try config.validated()
     }
 
+    /// Where the scrapers' token reviews go: the kubeconfig given, else the in-cluster account.
+    func kubernetesAuthAccess() throws(ConfigError) -> APIServerAccess? {
+        guard kubernetesAuth else {
+            if kubernetesAuthKubeconfig != nil { throw ConfigError("--web.kubernetes-auth.kubeconfig needs --web.kubernetes-auth") }
+            return nil
+        }
+        if let kubernetesAuthKubeconfig { return try APIServerAccess.kubeconfig(path: kubernetesAuthKubeconfig) }
+        var environment: [String: String] = [:]
+        for name in ["KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"] {
+            if let value = getenv(name) { environment[name] = String(cString: value) }
+        }
+        return try APIServerAccess.inCluster(environment: environment)
+    }
+
     func logLevelValue() throws(ConfigError) -> Logger.Level {
         switch logLevel.lowercased() {
         case "debug": return .debug
@@ -207,12 +225,17 @@ enum Main {
         }
         let config: ExporterConfig
         let web: WebSecurity?
+        let kubernetesAuth: APIServerAccess?
         let level: Logger.Level
         let format: StructuredLogHandler.Format
         do {
             config = try command.exporterConfig()
             web = try command.webConfigFile.map { (path) throws(ConfigError) in
                 try WebSecurity(path: path, maxPendingChecks: config.server.maxPendingPasswordChecks)
+            }
+            kubernetesAuth = try command.kubernetesAuthAccess()
+            if kubernetesAuth != nil, let web, !web.config.basicAuthUsers.isEmpty {
+                throw ConfigError("--web.kubernetes-auth and basic_auth_users in --web.config.file exclude each other; keep one")
             }
             level = try command.logLevelValue()
             guard let parsed = StructuredLogHandler.Format(rawValue: command.logFormat) else {
@@ -231,7 +254,7 @@ enum Main {
             logger.warning("deprecated flag names are still accepted but will be removed",
                            metadata: ["use": "\(deprecated.map { "\($0.new) instead of \($0.old)" }.joined(separator: ", "))"])
         }
-        let exporter = Exporter(config: config, web: web, logger: logger)
+        let exporter = Exporter(config: config, web: web, kubernetesAuth: kubernetesAuth, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [exporter], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

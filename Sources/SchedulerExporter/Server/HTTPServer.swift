@@ -59,12 +59,16 @@ public final class HTTPServer: Sendable {
     let limits: ServerLimits
     let connections: ConnectionRegistry
     let requestsInFlight = Atomic<Int>(0)
+    /// `--web.kubernetes-auth`: every path but /healthz needs a bearer token RBAC allows.
+    let kubernetesAuth: KubernetesAuthorizer?
 
     public init(threads: Int = System.coreCount, router: @escaping Router, web: WebSecurity? = nil,
-                rejections: RequestRejections = RequestRejections(), limits: ServerLimits = ServerLimits(), logger: Logger) {
+                rejections: RequestRejections = RequestRejections(), limits: ServerLimits = ServerLimits(),
+                kubernetesAuth: KubernetesAuthorizer? = nil, logger: Logger) {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         self.router = router
         self.web = web
+        self.kubernetesAuth = kubernetesAuth
         self.rejections = rejections
         self.limits = limits
         self.connections = ConnectionRegistry(capacity: max(1, limits.maxConnections))
@@ -308,6 +312,10 @@ private final class RequestHandler: ChannelInboundHandler {
             server.rejections.count(problem == .uriTooLong ? .uriTooLong : .headersTooLarge)
             return write(Self.refusal(problem), reply, context: context)
         }
+        // The kubelet's probes carry no token; /healthz says nothing about any scheduler.
+        if let kubernetes = server.kubernetesAuth, request.path != "/healthz" {
+            return review(request, head: head, reply, with: kubernetes, context: context)
+        }
         guard let web = server.web else { return admit(request, reply, context: context) }
         // Every path, /healthz too, needs credentials once users are configured (as in
         // exporter-toolkit): what is served tells an attacker what the scheduler exposes.
@@ -331,6 +339,43 @@ private final class RequestHandler: ChannelInboundHandler {
                 response.headers = [("WWW-Authenticate", "Basic")]
                 handler.write(response, reply, context: context)
             }
+        }
+    }
+
+    /// Asks the API server (or the cache) whether the scraper's token may get the path.
+    private func review(_ request: ServerRequest, head: HTTPRequestHead, _ reply: Reply, with kubernetes: KubernetesAuthorizer,
+                        context: ChannelHandlerContext) {
+        let header = head.headers.first(name: "authorization")
+        let path = request.path
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let promise = context.eventLoop.makePromise(of: KubernetesAuthorizer.Decision.self)
+        inflight = Task { promise.succeed(await kubernetes.authorize(authorization: header, path: path)) }
+        promise.futureResult.whenSuccess { decision in
+            let (handler, context) = loopBound.value
+            handler.inflight = nil
+            guard context.channel.isActive else { return }
+            let response: ServerResponse
+            switch decision {
+            case .allowed:
+                return handler.admit(request, reply, context: context)
+            case .unauthenticated:
+                handler.server.rejections.count(.unauthorized)
+                var unauthorized = ServerResponse(status: .unauthorized, text: "Unauthorized\n")
+                unauthorized.headers = [("WWW-Authenticate", "Bearer")]
+                response = unauthorized
+            case .forbidden:
+                handler.server.rejections.count(.forbidden)
+                response = ServerResponse(status: .forbidden, text: "Forbidden: RBAC does not allow get on \(path)\n")
+            case .unavailable:
+                handler.server.rejections.count(.authUnavailable)
+                response = ServerResponse(status: .serviceUnavailable, text: "the Kubernetes API server cannot review the token now\n")
+            case .overloaded:
+                handler.server.rejections.count(.reviewOverload)
+                var overloaded = ServerResponse(status: .tooManyRequests, text: "too many token reviews in flight; retry\n")
+                overloaded.headers = [("Retry-After", "1")]
+                response = overloaded
+            }
+            handler.write(response, reply, context: context)
         }
     }
 

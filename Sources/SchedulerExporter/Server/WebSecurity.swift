@@ -29,6 +29,12 @@ public final class RequestRejections: Sendable {
         case headersTooLarge = "headers_too_large"
         /// A request NIO's parser refused: 400.
         case badRequest = "bad_request"
+        /// `--web.kubernetes-auth`: a known user without RBAC for the path: 403.
+        case forbidden
+        /// `--web.kubernetes-auth`: the API server did not answer and nothing was cached: 503.
+        case authUnavailable = "auth_unavailable"
+        /// `--web.kubernetes-auth`: too many reviews in flight: 429.
+        case reviewOverload = "review_overload"
     }
 
     private let counts = Mutex<[Reason: Int]>([:])
