@@ -55,6 +55,9 @@ public struct CIDR: Sendable, Equatable, CustomStringConvertible {
 enum IPAddress {
     /// The address's bytes when `text` is an IPv4 or IPv6 literal (brackets allowed), else nil.
     static func bytes(_ text: String) -> [UInt8]? {
+        // inet_pton reads a C string: "127.0.0.1\0[::1]" (a percent-decoded %00) would pass as
+        // 127.0.0.1 while the rest went on into URLs and labels. Found by Fuzz/request.
+        guard !text.utf8.contains(0) else { return nil }
         var literal = text
         if literal.hasPrefix("["), literal.hasSuffix("]") { literal = String(literal.dropFirst().dropLast()) }
         var v4 = in_addr()

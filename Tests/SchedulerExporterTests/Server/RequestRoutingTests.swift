@@ -1,4 +1,5 @@
 import Exposition
+import Foundation
 import Testing
 @testable import SchedulerExporter
 
@@ -40,11 +41,29 @@ import Testing
         #expect(route("/probe?target=127.0.0.1:22") == .probeRefused(.portNotAllowed(22)))
         #expect(route("/probe?target=127.0.0.1:%2B10259") == .probeRefused(.notAnAddress("127.0.0.1:+10259")), "Int() would take the sign")
         #expect(route("/probe?target=[::1]x") == .probeRefused(.notAnAddress("[::1]x")))
+        #expect(route("/probe?target=127.0.0.1%00[::1]") == .probeRefused(.notAnAddress("127.0.0.1\0[::1]")),
+                "inet_pton stops at NUL: the rest would have gone into the URL (Fuzz/regressions/request/nul-in-probe-target)")
         #expect(route("/probe?target=10.0.0.1") == .probeRefused(.notAllowed("10.0.0.1")))
         #expect(route("/probe") == .probeRefused(.missingTarget))
         #expect(route("/probe?target=127.0.0.1", headers: ["X-Prometheus-Scrape-Timeout-Seconds": "nan"])
                 == .probeRefused(.badTimeout(.notANumber("nan"))))
         #expect(route("/probe?target=127.0.0.1", probe: false) == .notFound, "off: no different from an unknown path")
+    }
+
+    /// Every input the request harness ever crashed on, through the same path and property.
+    @Test func fuzzRegressionsStayInsideThePolicy() throws {
+        let directory = repositoryRootForFuzz + "/Fuzz/regressions/request"
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory)
+        #expect(!files.isEmpty)
+        for file in files {
+            let text = String(decoding: try #require(FileManager.default.contents(atPath: "\(directory)/\(file)")), as: UTF8.self)
+            let requestLine = text.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""
+            let parts = requestLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+            let uri = parts.count > 1 ? String(parts[1]) : ""
+            if case .probe(let host, _, _) = route(uri, method: String(parts[0])) {
+                #expect(!host.contains("\0") && IPAddress.bytes(host) != nil, "\(file): probe of \(host.debugDescription)")
+            }
+        }
     }
 
     @Test func headLimits() {
@@ -55,3 +74,9 @@ import Testing
         #expect(limits.check(uri: "/", headers: (0...100).map { ("X-\($0)", "v") }) == .headersTooLarge)
     }
 }
+
+let repositoryRootForFuzz: String = {
+    var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(4)  // Tests/SchedulerExporterTests/Server/RequestRoutingTests.swift
+    return parts.joined(separator: "/")
+}()

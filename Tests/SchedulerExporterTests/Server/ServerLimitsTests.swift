@@ -71,7 +71,7 @@ import Testing
 
     @Test func keptAliveConnectionsExpireAndASlowNextRequestIsCut() async throws {
         let server = try await LimitedServer {
-            $0.idleTimeout = .milliseconds(500)
+            $0.idleTimeout = .seconds(2)  // room for a slow machine between a response and the next request
             $0.requestTimeout = .milliseconds(300)
         }
         defer { Task { await server.stop() } }
@@ -96,14 +96,20 @@ import Testing
     }
 
     @Test func overTheConnectionCapTheLongestIdleConnectionMakesRoom() async throws {
-        let server = try await LimitedServer { $0.maxConnections = 4 }
+        let server = try await LimitedServer {
+            $0.maxConnections = 4
+            $0.requestTimeout = .seconds(600)  // only the cap closes connections here
+        }
         defer { Task { await server.stop() } }
         let port = server.port
+        let http = server.server
         let (oldestClosed, othersOpen, served) = try await offCooperativePool { () -> (Bool, Bool, Int?) in
             var idle: [RawConnection] = []
-            for _ in 0..<4 {
+            for index in 0..<4 {
                 idle.append(try RawConnection(port: port))
-                usleep(20_000)
+                // Admitted in this order (each event loop admits its own connections).
+                let deadline = Date().addingTimeInterval(20)
+                while http.openConnections < index + 1, Date() < deadline { usleep(5_000) }
             }
             let newcomer = try RawConnection(port: port)
             newcomer.send(Self.get)
@@ -122,10 +128,12 @@ import Testing
         let server = try await LimitedServer { $0.maxRequests = 2 }
         defer { Task { await server.stop() } }
         let port = server.port
+        let http = server.server
         let overLimit = try await offCooperativePool { () -> Int? in
             let slow = try (0..<2).map { _ in try RawConnection(port: port) }
             for connection in slow { connection.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n") }
-            usleep(300_000)
+            let deadline = Date().addingTimeInterval(20)
+            while http.requestsInFlight.load(ordering: .relaxed) < 2, Date() < deadline { usleep(5_000) }
             let third = try RawConnection(port: port)
             third.send(Self.get)
             return third.receiveResponse(timeout: 20)?.status
@@ -139,10 +147,12 @@ import Testing
         let server = try await LimitedServer { $0.maxConnections = 3 }
         defer { Task { await server.stop() } }
         let port = server.port
+        let http = server.server
         let refused = try await offCooperativePool { () -> Bool in
             let slow = try (0..<3).map { _ in try RawConnection(port: port) }
             for connection in slow { connection.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n") }
-            usleep(300_000)
+            let deadline = Date().addingTimeInterval(20)
+            while http.requestsInFlight.load(ordering: .relaxed) < 3, Date() < deadline { usleep(5_000) }
             let fourth = try RawConnection(port: port)
             return fourth.waitForClose(timeout: 20)
         }
