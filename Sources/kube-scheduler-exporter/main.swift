@@ -77,10 +77,14 @@ struct ExporterCommand: ParsableCommand {
     var deprecatedInsecurePort: Int?
     @Option(name: .customLong("probe.nonloopback-address"), help: ArgumentHelp("Deprecated name of --check.nonloopback-address.", valueName: "addr", visibility: .hidden))
     var deprecatedNonLoopbackAddresses: [String] = []
-    @Option(name: .customLong("check.manifest-file"), help: ArgumentHelp("The scheduler's static pod manifest (default /etc/kubernetes/manifests/kube-scheduler.yaml).", valueName: "path"))
+    @Option(name: .customLong("check.manifest-file"), help: ArgumentHelp("The scheduler's static pod manifest (default: the platform's, e.g. /etc/kubernetes/manifests/kube-scheduler.yaml).", valueName: "path"))
     var manifestFile: String?
-    @Option(name: .customLong("check.kubeconfig-file"), help: ArgumentHelp("The scheduler's kubeconfig (default /etc/kubernetes/scheduler.conf).", valueName: "path"))
+    @Option(name: .customLong("check.kubeconfig-file"), help: ArgumentHelp("The scheduler's kubeconfig (default: the one the scheduler reports, else the platform's, e.g. /etc/kubernetes/scheduler.conf).", valueName: "path"))
     var kubeconfigFile: String?
+    @Option(name: .customLong("check.host-root"), help: ArgumentHelp("Where the node's filesystem is mounted: the platform's files and /proc are read below it (default /). --check.manifest-file and --check.kubeconfig-file are read as given.", valueName: "path"))
+    var hostRoot: String?
+    @Option(name: .customLong("platform"), help: ArgumentHelp("Whose file layout to use for the scheduler's manifest, kubeconfig and flags: \(PlatformChoice.allNames.joined(separator: ", ")) (default auto: detected from the files under --check.host-root).", valueName: "name"))
+    var platform: String?
     @Option(name: .customLong("check.cert-min-days"), help: ArgumentHelp("Fail the certificate check below this many days of validity (default 30).", valueName: "days"))
     var certMinDays: Int?
     @Option(name: .customLong("latency.window"), help: ArgumentHelp("Window of the latency quantiles and rates (default 5m).", valueName: "duration"))
@@ -118,6 +122,12 @@ struct ExporterCommand: ParsableCommand {
         }
         let insecurePort = self.insecurePort ?? deprecatedInsecurePort
         let nonLoopbackAddresses = self.nonLoopbackAddresses + deprecatedNonLoopbackAddresses
+        let platformChoice = try platform.map { (text) throws(ConfigError) -> PlatformChoice in
+            guard let choice = PlatformChoice(text) else {
+                throw ConfigError("--platform: expected one of \(PlatformChoice.allNames.joined(separator: ", ")), got \"\(text)\"")
+            }
+            return choice
+        }
         var targets: [TargetConfig]
         if let configFile {
             targets = try ConfigFile.load(path: configFile)
@@ -150,6 +160,8 @@ struct ExporterCommand: ParsableCommand {
             if let manifestFile { entry.security.manifestFile = manifestFile }
             if let kubeconfigFile { entry.security.kubeconfigFile = kubeconfigFile }
             if let certMinDays { entry.security.certMinDays = certMinDays }
+            if let hostRoot { entry.security.hostRoot = hostRoot }
+            if let platformChoice { entry.security.platform = platformChoice }
             if let latencyWindow { entry.latency.window = try Self.duration(latencyWindow, flag: "--latency.window") }
             if let latencyQuantiles {
                 let values = latencyQuantiles.split(separator: ",").map { Double($0.trimmingPrefix(" ")) }

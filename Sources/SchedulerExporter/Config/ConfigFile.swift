@@ -16,7 +16,8 @@ import Yams
 ///     labels: {cluster: prod}
 ///     poll_interval: 30s
 ///     accept_compressed: false
-///     security: {insecure_port: 10251, nonloopback_addresses: [10.0.0.5], manifest_file: ..., kubeconfig_file: ..., cert_min_days: 30}
+///     security: {insecure_port: 10251, nonloopback_addresses: [10.0.0.5], manifest_file: ..., kubeconfig_file: ...,
+///                cert_min_days: 30, host_root: /, platform: auto}
 ///     latency: {window: 5m, quantiles: [0.5, 0.9, 0.99]}
 /// ```
 public enum ConfigFile {
@@ -38,6 +39,8 @@ public enum ConfigFile {
               manifest_file: /etc/kubernetes/manifests/kube-scheduler.yaml
               kubeconfig_file: /etc/kubernetes/scheduler.conf
               cert_min_days: 30
+              host_root: /
+              platform: auto
             latency:
               window: 5m
               quantiles: [0.5, 0.9, 0.99]
@@ -132,7 +135,11 @@ public enum ConfigFile {
         var manifest_file: String?
         var kubeconfig_file: String?
         var cert_min_days: Int?
-        enum CodingKeys: String, CodingKey, CaseIterable { case insecure_port, nonloopback_addresses, manifest_file, kubeconfig_file, cert_min_days }
+        var host_root: String?
+        var platform: String?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case insecure_port, nonloopback_addresses, manifest_file, kubeconfig_file, cert_min_days, host_root, platform
+        }
     }
 
     private struct LatencyModel: Decodable {
@@ -181,7 +188,15 @@ public enum ConfigFile {
                 if let file = security.manifest_file { target.security.manifestFile = file }
                 if let file = security.kubeconfig_file { target.security.kubeconfigFile = file }
                 if let days = security.cert_min_days { target.security.certMinDays = days }
+                if let root = security.host_root { target.security.hostRoot = root }
+                if let text = security.platform {
+                    guard let choice = PlatformChoice(text) else {
+                        throw ConfigError("\(prefix): security.platform must be one of \(PlatformChoice.allNames.joined(separator: ", ")), got \"\(text)\"")
+                    }
+                    target.security.platform = choice
+                }
             }
+
             if let quantiles = latency?.quantiles { target.latency.quantiles = quantiles }
             return target
         }

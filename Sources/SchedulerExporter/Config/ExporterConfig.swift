@@ -158,11 +158,18 @@ public struct SecurityProbeConfig: Sendable {
     public var insecurePort = 10251
     /// Non-loopback addresses to try the secure port on; nil = the host's interface addresses.
     public var nonLoopbackAddresses: [String]?
-    public var manifestFile = "/etc/kubernetes/manifests/kube-scheduler.yaml"
-    /// nil = the path the scheduler itself reports (configz, flagz, manifest), else the kubeadm default.
+    /// The static pod manifest, read as given; nil = the platform's (`PlatformLayout`) under `hostRoot`.
+    public var manifestFile: String?
+    /// nil = the path the scheduler itself reports (configz, flagz, command line, manifest), else the
+    /// platform's, under `hostRoot`. A configured path is read as given.
     public var kubeconfigFile: String?
-    public static let defaultKubeconfigFile = "/etc/kubernetes/scheduler.conf"
+    public static let defaultManifestFile = PlatformLayout.of(.kubeadm).manifest ?? "/etc/kubernetes/manifests/kube-scheduler.yaml"
+    public static let defaultKubeconfigFile = PlatformLayout.of(.kubeadm).kubeconfig ?? "/etc/kubernetes/scheduler.conf"
     public var certMinDays = 30
+    /// Where the node's filesystem is visible to the exporter: its files (and `/proc`) are read below it.
+    public var hostRoot = "/"
+    /// Which distribution's file layout to use; `auto` detects it from the files under `hostRoot`.
+    public var platform = PlatformChoice.auto
 
     public init() {}
 
@@ -171,6 +178,16 @@ public struct SecurityProbeConfig: Sendable {
             throw ConfigError("target \"\(target)\": insecure port \(insecurePort) out of range")
         }
         guard certMinDays >= 0 else { throw ConfigError("target \"\(target)\": cert_min_days must be >= 0") }
+        guard hostRoot.hasPrefix("/") else {
+            throw ConfigError("target \"\(target)\": host_root must be an absolute path, got \"\(hostRoot)\"")
+        }
+    }
+
+    /// Where the exporter reads the node's `path` (an absolute path as the node names it).
+    public func local(_ path: String) -> String {
+        let root = hostRoot.hasSuffix("/") ? String(hostRoot.dropLast()) : hostRoot
+        guard !root.isEmpty else { return path }
+        return root + (path.hasPrefix("/") ? path : "/" + path)
     }
 }
 

@@ -25,6 +25,9 @@ public actor TargetPoller {
     private var lastSuccess: Double?
     private var wasUp: Bool?
     private var lastManifestProblem: String?
+    private var lastCommandLineProblem: String?
+    /// The pid whose command line served this target last poll: read first next time.
+    private var schedulerPid: Int?
     /// Bucket counts of earlier polls, for the windowed quantiles and rates.
     private var latency: LatencyTracker
     /// The last TLS posture observations (each a new handshake) that all stood, and when they were made.
@@ -110,24 +113,15 @@ public actor TargetPoller {
             let allStand = observed.allSatisfy { TLSCheck.observationStands($0.key, $0.value) }
             tlsObservations = !observed.isEmpty && allStand ? (.now, observed) : nil
         }
-        let evidence = poll.observeNodeFiles(for: target)
-        if let problem = evidence.manifestProblem, problem != lastManifestProblem {
-            logger.warning("cannot read the scheduler manifest; file checks report unknown",
-                           metadata: ["target": "\(target.name)", "reason": "\(problem)"])
-        }
-        lastManifestProblem = evidence.manifestProblem
+        let evidence = poll.observeNodeFiles(for: target, processHint: schedulerPid)
+        noteNodeProblems(evidence)
         let context = CheckContext(target: target, now: poll.startedAt, logger: logger, evidence: evidence)
 
         var families = pollFamilies(poll)
-        var findings: [SecurityFinding] = []
-        var dropped = DroppedTargetData()
-        for check in checks {
-            let output = check.evaluate(poll, context: context)
-            families += output.families
-            findings += output.findings
-            dropped.merge(output.dropped)
-        }
-        families += SecurityFindingFamilies.render(findings)
+        let output = Checks.evaluate(checks, poll, context: context)
+        families += output.families
+        families += SecurityFindingFamilies.render(output.findings)
+        var dropped = output.dropped
         // The tracker's output is its last recorded poll: reported while `up` is 0 it would show a
         // dead scheduler's last numbers as if it were healthy and idle (Prometheus marks a failed
         // scrape's series stale for the same reason). A partly parsed body is not recorded either:
@@ -168,6 +162,22 @@ public actor TargetPoller {
         .counter("kube_scheduler_exporter_target_data_dropped_total",
                  "Data from this target left out of the exporter's output because it exceeded the exporter's limits (label_value_truncated, label_renamed to exported_<name>, label_invalid, health_checks, feature_gates, samples, family); rising means a broken or hostile scheduler.",
                  droppedByReason.sorted { $0.key.rawValue < $1.key.rawValue }.map { OutputSample(labels: [("reason", $0.key.rawValue)], value: $0.value) })
+    }
+
+    /// Logs each new reason the node's files or the scheduler's command line cannot be read, once.
+    private func noteNodeProblems(_ evidence: SchedulerEvidence) {
+        if let problem = evidence.manifestProblem, problem != lastManifestProblem {
+            logger.warning("cannot read the scheduler manifest; file checks report unknown",
+                           metadata: ["target": "\(target.name)", "reason": "\(problem)"])
+        }
+        lastManifestProblem = evidence.manifestProblem
+        if let problem = evidence.commandLineProblem, problem != lastCommandLineProblem {
+            // Debug: without hostPID this is every poll's normal state, not a fault.
+            logger.debug("no scheduler command line; flag checks use flagz and the manifest",
+                         metadata: ["target": "\(target.name)", "reason": "\(problem)"])
+        }
+        lastCommandLineProblem = evidence.commandLineProblem
+        schedulerPid = evidence.commandLine?.pid
     }
 
     /// The target with the host's defaults resolved: the non-loopback addresses to try the secure

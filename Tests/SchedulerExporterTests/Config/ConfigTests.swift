@@ -59,6 +59,8 @@ extension URLParts {
         #expect(target.security.kubeconfigFile == "/etc/kubernetes/scheduler.conf")
         #expect(target.latency.window == .seconds(300))
         #expect(target.latency.quantiles == [0.5, 0.9, 0.99])
+        #expect(target.security.hostRoot == "/")
+        #expect(target.security.platform == .auto)
     }
 
     @Test func globalDefaultsAndPerTargetOverrides() throws {
@@ -73,6 +75,25 @@ extension URLParts {
         #expect(targets[1].security.insecurePort == 0)
         #expect(targets[1].security.nonLoopbackAddresses == ["127.0.0.3"])
         #expect(targets[0].security.nonLoopbackAddresses == nil)
+    }
+
+    @Test func platformAndHostRootKeys() throws {
+        let targets = try ConfigFile.parse("""
+            targets:
+              - {name: rke, url: "https://127.0.0.1:10259", security: {platform: rke2, host_root: /host}}
+              - {name: plain, url: "https://127.0.0.1:10259"}
+            """)
+        #expect(targets[0].security.platform == .fixed(.rke2))
+        #expect(targets[0].security.hostRoot == "/host")
+        #expect(targets[0].security.local("/etc/kubernetes/scheduler.conf") == "/host/etc/kubernetes/scheduler.conf")
+        #expect(targets[0].security.manifestFile == nil, "the platform's unless configured")
+        #expect(targets[1].security.platform == .auto)
+        #expect(throws: ConfigError("c.yml: targets[0]: security.platform must be one of auto, kubeadm, rke2, k3s, talos, openshift, got \"gentoo\"")) {
+            try ConfigFile.parse("targets:\n  - {url: 'https://127.0.0.1:10259', security: {platform: gentoo}}\n", source: "c.yml")
+        }
+        #expect(PlatformChoice("auto") == .auto)
+        #expect(PlatformChoice("talos") == .fixed(.talos))
+        #expect(PlatformChoice("Talos") == nil)
     }
 
     @Test func errorsSayWhereAndWhat() {
@@ -149,6 +170,8 @@ extension URLParts {
         #expect(throws: ConfigError.self) { try validate { $0.tls.certFile = "/etc/hostname" } }
         #expect(throws: ConfigError.self) { try validate { $0.bearerTokenFile = "/nonexistent/token" } }
         #expect(throws: ConfigError.self) { try validate { $0.latency.quantiles = [1.5] } }
+        #expect(throws: ConfigError.self) { try validate { $0.security.hostRoot = "host" } }
+        #expect(throws: ConfigError.self) { try validate { $0.labels = ["platform": "x"] } }
         #expect(throws: ConfigError("duplicate target name \"a\"")) {
             let target = TargetConfig(name: "a", url: "https://127.0.0.1:10259")
             _ = try ExporterConfig(targets: [target, target]).validated()
