@@ -52,6 +52,10 @@ struct ExporterCommand: ParsableCommand {
     var target: String?
     @Option(name: .customLong("target.name"), help: ArgumentHelp("Value of the target label for --target.", valueName: "name"))
     var targetName: String?
+    @Option(name: .customLong("target.kind"), help: ArgumentHelp("scheduler (default), or metrics-only for a managed control plane that serves only the scheduler's metrics (EKS): only --target.metrics-path is polled, with the in-cluster token and CA unless others are given, and every check that needs more is unknown.", valueName: "kind"))
+    var targetKind: String?
+    @Option(name: .customLong("target.metrics-path"), help: ArgumentHelp("Path of the scheduler's metrics below --target (default /metrics; EKS: \(TargetConfig.eksSchedulerMetricsPath)).", valueName: "path"))
+    var targetMetricsPath: String?
     @Option(name: .customLong("bearer-token-file"), help: ArgumentHelp("File holding the bearer token; re-read when it changes.", valueName: "path"))
     var bearerTokenFile: String?
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("CA bundle to verify the scheduler's serving certificate.", valueName: "path"))
@@ -122,6 +126,12 @@ struct ExporterCommand: ParsableCommand {
         }
         let insecurePort = self.insecurePort ?? deprecatedInsecurePort
         let nonLoopbackAddresses = self.nonLoopbackAddresses + deprecatedNonLoopbackAddresses
+        let kind = try targetKind.map { (text) throws(ConfigError) -> TargetKind in
+            guard let kind = TargetKind(rawValue: text) else {
+                throw ConfigError("--target.kind: expected \(TargetKind.allCases.map(\.rawValue).joined(separator: " or ")), got \"\(text)\"")
+            }
+            return kind
+        }
         let platformChoice = try platform.map { (text) throws(ConfigError) -> PlatformChoice in
             guard let choice = PlatformChoice(text) else {
                 throw ConfigError("--platform: expected one of \(PlatformChoice.allNames.joined(separator: ", ")), got \"\(text)\"")
@@ -140,8 +150,8 @@ struct ExporterCommand: ParsableCommand {
             targets = [single]
         }
         let singleTarget = targets.count == 1
-        if !singleTarget, target != nil || bearerTokenFile != nil || caFile != nil || certFile != nil {
-            throw ConfigError("--target and credential flags apply to a single target; the config file has \(targets.count)")
+        if !singleTarget, target != nil || bearerTokenFile != nil || caFile != nil || certFile != nil || targetKind != nil || targetMetricsPath != nil {
+            throw ConfigError("--target, --target.kind, --target.metrics-path and credential flags apply to a single target; the config file has \(targets.count)")
         }
         for index in targets.indices {
             var entry = targets[index]
@@ -153,6 +163,10 @@ struct ExporterCommand: ParsableCommand {
             if let keyFile { entry.tls.keyFile = keyFile }
             if insecureSkipVerify { entry.tls.insecureSkipVerify = true }
             if let serverName { entry.tls.serverName = serverName }
+            if let kind { entry.kind = kind }
+            if let targetMetricsPath { entry.metricsPath = targetMetricsPath }
+            // Through the API server as the pod's service account, unless told otherwise.
+            if entry.kind == .metricsOnly { entry.applyInClusterDefaults() }
             if let pollInterval { entry.pollInterval = try Self.duration(pollInterval, flag: "--poll-interval") }
             if let timeout { entry.timeout = try Self.duration(timeout, flag: "--timeout") }
             if let insecurePort { entry.security.insecurePort = insecurePort }

@@ -19,6 +19,10 @@ import Yams
 ///     security: {insecure_port: 10251, nonloopback_addresses: [10.0.0.5], manifest_file: ..., kubeconfig_file: ...,
 ///                cert_min_days: 30, host_root: /, platform: auto}
 ///     latency: {window: 5m, quantiles: [0.5, 0.9, 0.99]}
+///   - name: eks                          # a managed control plane: only the scheduler's metrics
+///     kind: metrics-only
+///     url: https://kubernetes.default.svc
+///     metrics_path: /apis/metrics.eks.amazonaws.com/v1/ksh/container/metrics
 /// ```
 public enum ConfigFile {
     public static let example = """
@@ -44,6 +48,10 @@ public enum ConfigFile {
             latency:
               window: 5m
               quantiles: [0.5, 0.9, 0.99]
+          - name: eks
+            kind: metrics-only
+            url: https://kubernetes.default.svc
+            metrics_path: /apis/metrics.eks.amazonaws.com/v1/ksh/container/metrics
         """
 
     public static func load(path: String) throws(ConfigError) -> [TargetConfig] {
@@ -160,8 +168,11 @@ public enum ConfigFile {
         var accept_compressed: Bool?
         var security: SecurityModel?
         var latency: LatencyModel?
+        var kind: String?
+        var metrics_path: String?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case name, url, labels, bearer_token_file, tls_config, poll_interval, timeout, max_body_bytes, accept_compressed, security, latency
+            case kind, metrics_path
         }
 
         func target(index: Int, global: GlobalModel, source: String) throws(ConfigError) -> TargetConfig {
@@ -196,7 +207,14 @@ public enum ConfigFile {
                     target.security.platform = choice
                 }
             }
-
+            if let kind {
+                guard let value = TargetKind(rawValue: kind) else {
+                    throw ConfigError("\(prefix): kind must be one of \(TargetKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(kind)\"")
+                }
+                target.kind = value
+            }
+            if let metrics_path { target.metricsPath = metrics_path }
+            if target.kind == .metricsOnly { target.applyInClusterDefaults() }
             if let quantiles = latency?.quantiles { target.latency.quantiles = quantiles }
             return target
         }

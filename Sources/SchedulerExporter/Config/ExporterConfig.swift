@@ -75,6 +75,13 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
+/// What a target is: a scheduler the exporter reaches (its secure port, and the node it runs on),
+/// or an endpoint that serves only the scheduler's metrics (a managed control plane, e.g. EKS).
+public enum TargetKind: String, Sendable, CaseIterable {
+    case scheduler
+    case metricsOnly = "metrics-only"
+}
+
 /// One kube-scheduler to watch.
 public struct TargetConfig: Sendable {
     public static let kubeadmURL = "https://127.0.0.1:10259"
@@ -95,6 +102,13 @@ public struct TargetConfig: Sendable {
     public var acceptCompressed = false
     public var security = SecurityProbeConfig()
     public var latency = LatencyConfig()
+    public var kind = TargetKind.scheduler
+    /// Path of the scheduler's metrics below `url`: `/metrics`, or for EKS
+    /// `/apis/metrics.eks.amazonaws.com/v1/ksh/container/metrics` on the API server.
+    public var metricsPath = "/metrics"
+
+    /// Where EKS serves the scheduler's metrics through the API server.
+    public static let eksSchedulerMetricsPath = "/apis/metrics.eks.amazonaws.com/v1/ksh/container/metrics"
 
     public init(name: String, url: String) {
         self.name = name
@@ -107,6 +121,9 @@ public struct TargetConfig: Sendable {
             throw ConfigError("target \"\(name)\": invalid url \"\(url)\" (expected http(s)://HOST:PORT)")
         }
         _ = parts
+        guard metricsPath.hasPrefix("/"), !metricsPath.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7f } == true }) else {
+            throw ConfigError("target \"\(name)\": metrics_path must be an absolute path without spaces, got \"\(metricsPath)\"")
+        }
         for key in labels.keys {
             guard MetricName.isValidLabelName(key), !key.hasPrefix("__") else {
                 throw ConfigError("target \"\(name)\": invalid label name \"\(key)\"")
@@ -130,6 +147,17 @@ public struct TargetConfig: Sendable {
         }
         try security.validate(target: name)
         try latency.validate(target: name)
+    }
+
+    /// A metrics-only target is reached through the API server, as the pod's own service account:
+    /// its token and CA unless others are configured (and only when they exist).
+    public mutating func applyInClusterDefaults() {
+        if bearerTokenFile == nil, tls.certFile == nil, FileAccess.isReadable(Self.serviceAccountToken) {
+            bearerTokenFile = Self.serviceAccountToken
+        }
+        if tls.caFile == nil, !tls.insecureSkipVerify, FileAccess.isReadable(Self.serviceAccountCA) {
+            tls.caFile = Self.serviceAccountCA
+        }
     }
 
     /// Label names a static label may not take: every label the exporter writes on a target's

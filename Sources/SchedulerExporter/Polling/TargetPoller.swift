@@ -97,9 +97,8 @@ public actor TargetPoller {
     /// One full cycle: fetch, parse, derive, publish. Public for tests and `--once` runs.
     @discardableResult
     public func pollOnce() async -> TargetSnapshot {
-        var requests = Set<ProbeRequest>([.metrics] + SchedulerEvidence.requests)
-        let planned = Self.plannedTarget(target)
-        for check in checks { requests.formUnion(check.requests(for: planned)) }
+        let planned = target.kind == .scheduler ? Self.plannedTarget(target) : target
+        var requests = Checks.requests(checks, for: target, planned: planned)
         let reusable = tlsObservations.flatMap { ContinuousClock.now - $0.madeAt < Self.tlsObservationMaxAge ? $0.responses : nil }
         if let reusable { requests.subtract(reusable.keys) }
         var poll = await cycle.run(requests)
@@ -113,7 +112,10 @@ public actor TargetPoller {
             let allStand = observed.allSatisfy { TLSCheck.observationStands($0.key, $0.value) }
             tlsObservations = !observed.isEmpty && allStand ? (.now, observed) : nil
         }
-        let evidence = poll.observeNodeFiles(for: target, processHint: schedulerPid)
+        // A metrics-only target runs on a managed control plane: this node is not its node.
+        let evidence = target.kind == .scheduler
+            ? poll.observeNodeFiles(for: target, processHint: schedulerPid)
+            : SchedulerEvidence.gather(from: poll, target: target)
         noteNodeProblems(evidence)
         let context = CheckContext(target: target, now: poll.startedAt, logger: logger, evidence: evidence)
 
@@ -171,7 +173,7 @@ public actor TargetPoller {
                            metadata: ["target": "\(target.name)", "reason": "\(problem)"])
         }
         lastManifestProblem = evidence.manifestProblem
-        if let problem = evidence.commandLineProblem, problem != lastCommandLineProblem {
+        if let problem = evidence.commandLineProblem, problem != lastCommandLineProblem, target.kind == .scheduler {
             // Debug: without hostPID this is every poll's normal state, not a fault.
             logger.debug("no scheduler command line; flag checks use flagz and the manifest",
                          metadata: ["target": "\(target.name)", "reason": "\(problem)"])
