@@ -61,6 +61,7 @@ final class SimulatorEngine: Sendable {
     private let notFoundBody = Array("404 page not found\n".utf8)
     private let goroutineDebug1: [UInt8]
     private let binaryProfile: [UInt8]
+    private let metricsResources: [UInt8]
     private let eksMetrics: Bool
     private let healthChecks: [String: Set<String>]
 
@@ -106,6 +107,7 @@ final class SimulatorEngine: Sendable {
         statusz = settings.statuszEnabled ? shared.statuszEnabled : fixtures.statusz
         goroutineDebug1 = shared.goroutineDebug1
         binaryProfile = shared.profile
+        metricsResources = shared.metricsResources
         eksMetrics = configuration.eksMetrics
         healthChecks = [
             "/healthz": Self.checkNames(fixtures.healthzVerbose),
@@ -275,6 +277,8 @@ final class SimulatorEngine: Sendable {
         case "/readyz": return health(fixtures.readyzVerbose, verbose: query["verbose"] != nil)
         case "/metrics": return metricsResponse()
         case "/metrics/slis": return SimulatorResponse(status: 200, headers: metricsHeaders, body: fixtures.metricsSLIs)
+        case "/metrics/resources":
+            return SimulatorResponse(status: 200, headers: [("content-type", "text/plain; version=0.0.4; charset=utf-8")], body: metricsResources)
         case "/configz":
             return SimulatorResponse(status: 200, headers: [("content-type", "application/json")], body: configz)
         case "/flagz":

@@ -97,6 +97,8 @@ struct ExporterCommand: ParsableCommand {
     var latencyQuantiles: String?
     @Option(name: .customLong("passthrough.families"), help: ArgumentHelp("Regex of the scheduler's own families re-served on /scheduler/metrics; empty disables it.", valueName: "regex"))
     var passthroughFamilies = ExporterConfig.defaultPassthroughFamilies
+    @Flag(name: .customLong("passthrough.resources"), help: "Also poll the scheduler's /metrics/resources (kube_pod_resource_request, kube_pod_resource_limit) and re-serve it on /scheduler/metrics/resources.")
+    var passthroughResources = false
     @Flag(name: .customLong("web.enable-probe"), help: "Serve /probe, the outside-in probe (off: 404).")
     var enableProbe = false
     @Option(name: .customLong("probe.allowed-targets"), help: ArgumentHelp("Comma-separated CIDRs /probe may connect to (default: the node's own addresses, loopback included).", valueName: "cidrs"))
@@ -190,6 +192,7 @@ struct ExporterCommand: ParsableCommand {
         config.passthroughFamilies = passthroughFamilies
         config.server.maxRequests = maxRequests
         config.server.maxConnections = maxConnections
+        config.passthroughResources = passthroughResources
         config.probe.maxConcurrent = probeMaxConcurrent
         if let probeMaxTimeout { config.probe.maxTimeout = try Self.duration(probeMaxTimeout, flag: "--probe.max-timeout") }
         if let insecurePort { config.probe.insecurePort = insecurePort }

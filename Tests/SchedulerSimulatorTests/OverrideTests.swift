@@ -124,3 +124,20 @@ import Testing
     }
 }
 
+/// `/metrics/resources`, which `--passthrough.resources` re-serves, at the wire.
+@Suite(.serialized) struct MetricsResourcesTests {
+    @Test func metricsResourcesInTheSchedulersFormat() async throws {
+        let running = try await RunningSimulator.start()
+        defer { running.cleanUp() }
+        let url = running.baseURL + "/metrics/resources"
+        let transfer = try await running.curl.fetch(url, arguments: running.caller(.exporterToken).curlArguments)
+        #expect(transfer.status == 200)
+        let text = String(decoding: transfer.body, as: UTF8.self)
+        #expect(text.hasPrefix("# HELP kube_pod_resource_limit [STABLE] Resources limit for workloads on the cluster, broken down by pod."))
+        #expect(text.contains("\n# TYPE kube_pod_resource_request gauge\n"))
+        #expect(text.contains(#"kube_pod_resource_request{namespace="default",node="",pod="capture1745000000-0",priority="0",resource="cpu",scheduler="default-scheduler",unit="cores"} 100"#))
+        #expect(text.contains(#"unit="bytes"} 8.388608e+06"#), "Go's float formatting")
+        #expect(try await running.curl.fetch(url).status == 403, "anonymous callers are refused as on /metrics")
+        try await running.stop()
+    }
+}

@@ -10,6 +10,9 @@ public struct ExporterConfig: Sendable {
     public var probe = OutsideInProbeConfig()
     /// What the exporter's own HTTP server gives one client at most.
     public var server = ServerLimits()
+    /// Re-serve the scheduler's `/metrics/resources` (`kube_pod_resource_request`/`_limit`) on
+    /// `/scheduler/metrics/resources`, polled with the rest; off by default (one pod x resource series each).
+    public var passthroughResources = false
 
     /// What kubernetes-mixin's scheduler dashboard and rules read.
     public static let defaultPassthroughFamilies =

@@ -1,6 +1,7 @@
 import CurlHTTP
 import Exposition
 import Logging
+import NIOCore
 import SchedulingLatency
 
 /// Polls one target forever on its interval and publishes a snapshot after every cycle. Each
@@ -11,6 +12,8 @@ public actor TargetPoller {
     let cycle: PollCycle
     let store: SnapshotStore
     let passthrough: PassthroughFilter?
+    /// Poll `/metrics/resources` too and keep it for `/scheduler/metrics/resources`.
+    let passthroughResources: Bool
     let logger: Logger
     /// Told of every completed poll, for `/healthz`.
     let liveness: Liveness?
@@ -41,12 +44,14 @@ public actor TargetPoller {
     public static let tlsObservationMaxAge: Duration = .seconds(60)
 
     public init(target: TargetConfig, client: CurlClient, store: SnapshotStore, checks: [any Check] = Checks.all,
-                passthrough: PassthroughFilter? = nil, liveness: Liveness? = nil, logger: Logger) {
+                passthrough: PassthroughFilter? = nil, passthroughResources: Bool = false, liveness: Liveness? = nil, logger: Logger) {
         self.target = target
         self.checks = checks
         self.store = store
         self.passthrough = passthrough
         self.liveness = liveness
+        // A managed control plane serves no /metrics/resources next to its metrics.
+        self.passthroughResources = passthroughResources && target.kind == .scheduler
         self.logger = logger
         self.latency = LatencyTracker(configuration: LatencyTrackerConfiguration(
             window: target.latency.window.seconds, quantiles: target.latency.quantiles))
@@ -99,6 +104,7 @@ public actor TargetPoller {
     public func pollOnce() async -> TargetSnapshot {
         let planned = target.kind == .scheduler ? Self.plannedTarget(target) : target
         var requests = Checks.requests(checks, for: target, planned: planned)
+        if passthroughResources { requests.insert(.metricsResources) }
         let reusable = tlsObservations.flatMap { ContinuousClock.now - $0.madeAt < Self.tlsObservationMaxAge ? $0.responses : nil }
         if let reusable { requests.subtract(reusable.keys) }
         var poll = await cycle.run(requests)
@@ -149,7 +155,8 @@ public actor TargetPoller {
         let snapshot = TargetSnapshot(
             target: target.name, polledAt: poll.startedAt,
             families: labelled,
-            passthroughBody: poll.up ? poll.metrics.flatMap { document in passthrough?.select(from: document) } : nil)
+            passthroughBody: poll.up ? poll.metrics.flatMap { document in passthrough?.select(from: document) } : nil,
+            resourcesBody: passthroughResources ? Self.resourcesBody(poll) : nil)
         store.publish(snapshot)
         liveness?.pollCompleted(target.name)
         return snapshot
@@ -164,6 +171,19 @@ public actor TargetPoller {
         .counter("kube_scheduler_exporter_target_data_dropped_total",
                  "Data from this target left out of the exporter's output because it exceeded the exporter's limits (label_value_truncated, label_renamed to exported_<name>, label_invalid, health_checks, feature_gates, samples, family); rising means a broken or hostile scheduler.",
                  droppedByReason.sorted { $0.key.rawValue < $1.key.rawValue }.map { OutputSample(labels: [("reason", $0.key.rawValue)], value: $0.value) })
+    }
+
+    /// `/metrics/resources` as the scheduler served it, when it answered 200 and parses cleanly:
+    /// Prometheus fails a scrape on one bad line, so a body with one is not passed on.
+    static func resourcesBody(_ poll: PollResult) -> ByteBuffer? {
+        guard let response = poll.response(.metricsResources), response.status == 200,
+              let document = try? ExpositionDocument(bytes: response.body, options: ParseOptions(lenient: true)),
+              document.errors.isEmpty else { return nil }
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(response.body.count + 1)
+        buffer.writeBytes(response.body)
+        if let last = response.body.last, last != UInt8(ascii: "\n") { buffer.writeInteger(UInt8(ascii: "\n")) }
+        return buffer
     }
 
     /// Logs each new reason the node's files or the scheduler's command line cannot be read, once.
