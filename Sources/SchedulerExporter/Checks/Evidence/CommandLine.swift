@@ -190,8 +190,9 @@ public struct CommandLineEvidence: Sendable, Equatable {
 /// k3s's config file: its keys are the `k3s server` flags without dashes; `kube-scheduler-arg` is a
 /// list (or one string). Drop-in files (`config.yaml.d/*.yaml`, in name order) replace a key, or
 /// append to it when the key ends in `+`.
-enum K3sConfig {
-    static func kubeSchedulerArguments(_ documents: [String]) -> [String: String]? {
+public enum K3sConfig {
+    /// The scheduler's flags the documents (config.yaml, then its drop-ins) give; nil when none has the key.
+    public static func kubeSchedulerArguments(_ documents: [String]) -> [String: String]? {
         var values: [String]?
         for text in documents {
             guard let node = try? Yams.compose(yaml: text), let mapping = node.mapping else { continue }
