@@ -35,13 +35,14 @@ public final class Exporter: Service {
         let prober = config.probe.enabled ? OutsideInProber(config: config.probe, client: client, logger: logger) : nil
         let rejections = RequestRejections()
         let liveness = Liveness(targets: config.targets)
-        let routes = Routes(store: store, passthroughFamilies: config.passthroughFamilies, prober: prober, rejections: rejections,
-                            liveness: liveness)
+        let routes = Routes(store: store, passthroughFamilies: config.passthroughFamilies, passthroughResources: config.passthroughResources,
+                            prober: prober, rejections: rejections, liveness: liveness)
         // Before the server listens: each poller publishes its target as down at once, so the
         // first scrape already lists every target.
         let passthrough = PassthroughFilter(pattern: config.passthroughFamilies)
         let pollers = config.targets.map {
-            TargetPoller(target: $0, client: client, store: store, passthrough: passthrough, liveness: liveness, logger: logger)
+            TargetPoller(target: $0, client: client, store: store, passthrough: passthrough,
+                         passthroughResources: config.passthroughResources, liveness: liveness, logger: logger)
         }
         let reviewer = kubernetesAuth.map { KubernetesAuthorizer(access: $0, client: client, logger: logger) }
         let server = HTTPServer(router: { routes.handle($0) }, web: web, rejections: rejections, limits: config.server,

@@ -77,6 +77,8 @@ struct SharedFixtures: Sendable {
     var afterLoadMetrics: [UInt8]
     var goroutineDebug1: [UInt8]
     var profile: [UInt8]
+    /// The body of /metrics/resources (synthesized in the scheduler's format).
+    var metricsResources: [UInt8]
 }
 
 public enum FixtureError: Error, CustomStringConvertible {
@@ -145,7 +147,8 @@ enum FixtureCatalog {
             statuszEnabled: try captured(.zpagesGates, "statusz.txt"),
             afterLoadMetrics: try captured(.defaultAfterLoad, "metrics.txt"),
             goroutineDebug1: try read("synthetic/pprof-goroutine-debug1.txt"),
-            profile: try read("synthetic/pprof-profile.pb.gz")
+            profile: try read("synthetic/pprof-profile.pb.gz"),
+            metricsResources: try read("synthetic/metrics-resources.txt")
         )
     }
 

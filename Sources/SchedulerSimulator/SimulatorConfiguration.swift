@@ -52,6 +52,13 @@ public struct SimulatorConfiguration: Sendable {
     public var alwaysAllowPaths: [String]?
     /// Serve this file's bytes for /metrics instead of the capture (e.g. an older scheduler's exposition).
     public var metricsFile: String?
+    /// Synthesized: also answer as EKS's API server does at `eksMetricsPath`
+    /// (the scheduler's metrics of a managed control plane): a resource request, `get` on
+    /// `ksh/metrics` in group `metrics.eks.amazonaws.com`, granted to the exporter identity only.
+    public var eksMetrics = false
+
+    /// Where EKS serves a managed scheduler's metrics, through its API server.
+    public static let eksMetricsPath = "/apis/metrics.eks.amazonaws.com/v1/ksh/container/metrics"
 
     /// Synthesized: latency histograms and attempt counters grow every `loadInterval`, seeded by `loadSeed`,
     /// starting from default-after-load (or `metricsFile`).

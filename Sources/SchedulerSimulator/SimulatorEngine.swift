@@ -61,6 +61,8 @@ final class SimulatorEngine: Sendable {
     private let notFoundBody = Array("404 page not found\n".utf8)
     private let goroutineDebug1: [UInt8]
     private let binaryProfile: [UInt8]
+    private let metricsResources: [UInt8]
+    private let eksMetrics: Bool
     private let healthChecks: [String: Set<String>]
 
     private struct MutableState: ~Copyable {
@@ -105,6 +107,8 @@ final class SimulatorEngine: Sendable {
         statusz = settings.statuszEnabled ? shared.statuszEnabled : fixtures.statusz
         goroutineDebug1 = shared.goroutineDebug1
         binaryProfile = shared.profile
+        metricsResources = shared.metricsResources
+        eksMetrics = configuration.eksMetrics
         healthChecks = [
             "/healthz": Self.checkNames(fixtures.healthzVerbose),
             "/livez": Self.checkNames(fixtures.livezVerbose),
@@ -239,10 +243,22 @@ final class SimulatorEngine: Sendable {
         case .authenticated(let who): identity = who
         }
         let verb = AccessPolicy.verb(forMethod: method)
+        if eksMetrics, path == SimulatorConfiguration.eksMetricsPath {
+            // A resource request (group metrics.eks.amazonaws.com, resource ksh, name container,
+            // subresource metrics): no non-resource rule applies, only the role that grants it.
+            guard identity == .exporter, verb == "get" else { return forbiddenEKSMetrics(identity, verb: verb) }
+            return metricsResponse()
+        }
         guard policy.authorize(identity, verb: verb, path: path) else {
             return forbidden(identity, verb: verb, path: path)
         }
         return route(path: path, query: query)
+    }
+
+    private func forbiddenEKSMetrics(_ identity: CallerIdentity, verb: String) -> SimulatorResponse {
+        let message = #"ksh.metrics.eks.amazonaws.com \"container\" is forbidden: User \"\#(identity.userName)\" cannot \#(verb) resource \"ksh/metrics\" in API group \"metrics.eks.amazonaws.com\" at the cluster scope"#
+        let body = #"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"\#(message)","reason":"Forbidden","details":{"name":"container","group":"metrics.eks.amazonaws.com","kind":"ksh"},"code":403}"#
+        return SimulatorResponse(status: 403, headers: Self.statusHeaders, body: Array((body + "\n").utf8))
     }
 
     /// The legacy insecure port: no authentication, only health, metrics and profiling.
@@ -261,6 +277,8 @@ final class SimulatorEngine: Sendable {
         case "/readyz": return health(fixtures.readyzVerbose, verbose: query["verbose"] != nil)
         case "/metrics": return metricsResponse()
         case "/metrics/slis": return SimulatorResponse(status: 200, headers: metricsHeaders, body: fixtures.metricsSLIs)
+        case "/metrics/resources":
+            return SimulatorResponse(status: 200, headers: [("content-type", "text/plain; version=0.0.4; charset=utf-8")], body: metricsResources)
         case "/configz":
             return SimulatorResponse(status: 200, headers: [("content-type", "application/json")], body: configz)
         case "/flagz":

@@ -52,6 +52,10 @@ struct ExporterCommand: ParsableCommand {
     var target: String?
     @Option(name: .customLong("target.name"), help: ArgumentHelp("Value of the target label for --target.", valueName: "name"))
     var targetName: String?
+    @Option(name: .customLong("target.kind"), help: ArgumentHelp("scheduler (default), or metrics-only for a managed control plane that serves only the scheduler's metrics (EKS): only --target.metrics-path is polled, with the in-cluster token and CA unless others are given, and every check that needs more is unknown.", valueName: "kind"))
+    var targetKind: String?
+    @Option(name: .customLong("target.metrics-path"), help: ArgumentHelp("Path of the scheduler's metrics below --target (default /metrics; EKS: \(TargetConfig.eksSchedulerMetricsPath)).", valueName: "path"))
+    var targetMetricsPath: String?
     @Option(name: .customLong("bearer-token-file"), help: ArgumentHelp("File holding the bearer token; re-read when it changes.", valueName: "path"))
     var bearerTokenFile: String?
     @Option(name: .customLong("ca-file"), help: ArgumentHelp("CA bundle to verify the scheduler's serving certificate.", valueName: "path"))
@@ -77,10 +81,14 @@ struct ExporterCommand: ParsableCommand {
     var deprecatedInsecurePort: Int?
     @Option(name: .customLong("probe.nonloopback-address"), help: ArgumentHelp("Deprecated name of --check.nonloopback-address.", valueName: "addr", visibility: .hidden))
     var deprecatedNonLoopbackAddresses: [String] = []
-    @Option(name: .customLong("check.manifest-file"), help: ArgumentHelp("The scheduler's static pod manifest (default /etc/kubernetes/manifests/kube-scheduler.yaml).", valueName: "path"))
+    @Option(name: .customLong("check.manifest-file"), help: ArgumentHelp("The scheduler's static pod manifest (default: the platform's, e.g. /etc/kubernetes/manifests/kube-scheduler.yaml).", valueName: "path"))
     var manifestFile: String?
-    @Option(name: .customLong("check.kubeconfig-file"), help: ArgumentHelp("The scheduler's kubeconfig (default /etc/kubernetes/scheduler.conf).", valueName: "path"))
+    @Option(name: .customLong("check.kubeconfig-file"), help: ArgumentHelp("The scheduler's kubeconfig (default: the one the scheduler reports, else the platform's, e.g. /etc/kubernetes/scheduler.conf).", valueName: "path"))
     var kubeconfigFile: String?
+    @Option(name: .customLong("check.host-root"), help: ArgumentHelp("Where the node's filesystem is mounted: the platform's files and /proc are read below it (default /). --check.manifest-file and --check.kubeconfig-file are read as given.", valueName: "path"))
+    var hostRoot: String?
+    @Option(name: .customLong("platform"), help: ArgumentHelp("Whose file layout to use for the scheduler's manifest, kubeconfig and flags: \(PlatformChoice.allNames.joined(separator: ", ")) (default auto: detected from the files under --check.host-root).", valueName: "name"))
+    var platform: String?
     @Option(name: .customLong("check.cert-min-days"), help: ArgumentHelp("Fail the certificate check below this many days of validity (default 30).", valueName: "days"))
     var certMinDays: Int?
     @Option(name: .customLong("latency.window"), help: ArgumentHelp("Window of the latency quantiles and rates (default 5m).", valueName: "duration"))
@@ -89,6 +97,8 @@ struct ExporterCommand: ParsableCommand {
     var latencyQuantiles: String?
     @Option(name: .customLong("passthrough.families"), help: ArgumentHelp("Regex of the scheduler's own families re-served on /scheduler/metrics; empty disables it.", valueName: "regex"))
     var passthroughFamilies = ExporterConfig.defaultPassthroughFamilies
+    @Flag(name: .customLong("passthrough.resources"), help: "Also poll the scheduler's /metrics/resources (kube_pod_resource_request, kube_pod_resource_limit) and re-serve it on /scheduler/metrics/resources.")
+    var passthroughResources = false
     @Flag(name: .customLong("web.enable-probe"), help: "Serve /probe, the outside-in probe (off: 404).")
     var enableProbe = false
     @Option(name: .customLong("probe.allowed-targets"), help: ArgumentHelp("Comma-separated CIDRs /probe may connect to (default: the node's own addresses, loopback included).", valueName: "cidrs"))
@@ -118,6 +128,18 @@ struct ExporterCommand: ParsableCommand {
         }
         let insecurePort = self.insecurePort ?? deprecatedInsecurePort
         let nonLoopbackAddresses = self.nonLoopbackAddresses + deprecatedNonLoopbackAddresses
+        let kind = try targetKind.map { (text) throws(ConfigError) -> TargetKind in
+            guard let kind = TargetKind(rawValue: text) else {
+                throw ConfigError("--target.kind: expected \(TargetKind.allCases.map(\.rawValue).joined(separator: " or ")), got \"\(text)\"")
+            }
+            return kind
+        }
+        let platformChoice = try platform.map { (text) throws(ConfigError) -> PlatformChoice in
+            guard let choice = PlatformChoice(text) else {
+                throw ConfigError("--platform: expected one of \(PlatformChoice.allNames.joined(separator: ", ")), got \"\(text)\"")
+            }
+            return choice
+        }
         var targets: [TargetConfig]
         if let configFile {
             targets = try ConfigFile.load(path: configFile)
@@ -130,8 +152,8 @@ struct ExporterCommand: ParsableCommand {
             targets = [single]
         }
         let singleTarget = targets.count == 1
-        if !singleTarget, target != nil || bearerTokenFile != nil || caFile != nil || certFile != nil {
-            throw ConfigError("--target and credential flags apply to a single target; the config file has \(targets.count)")
+        if !singleTarget, target != nil || bearerTokenFile != nil || caFile != nil || certFile != nil || targetKind != nil || targetMetricsPath != nil {
+            throw ConfigError("--target, --target.kind, --target.metrics-path and credential flags apply to a single target; the config file has \(targets.count)")
         }
         for index in targets.indices {
             var entry = targets[index]
@@ -143,6 +165,10 @@ struct ExporterCommand: ParsableCommand {
             if let keyFile { entry.tls.keyFile = keyFile }
             if insecureSkipVerify { entry.tls.insecureSkipVerify = true }
             if let serverName { entry.tls.serverName = serverName }
+            if let kind { entry.kind = kind }
+            if let targetMetricsPath { entry.metricsPath = targetMetricsPath }
+            // Through the API server as the pod's service account, unless told otherwise.
+            if entry.kind == .metricsOnly { entry.applyInClusterDefaults() }
             if let pollInterval { entry.pollInterval = try Self.duration(pollInterval, flag: "--poll-interval") }
             if let timeout { entry.timeout = try Self.duration(timeout, flag: "--timeout") }
             if let insecurePort { entry.security.insecurePort = insecurePort }
@@ -150,6 +176,8 @@ struct ExporterCommand: ParsableCommand {
             if let manifestFile { entry.security.manifestFile = manifestFile }
             if let kubeconfigFile { entry.security.kubeconfigFile = kubeconfigFile }
             if let certMinDays { entry.security.certMinDays = certMinDays }
+            if let hostRoot { entry.security.hostRoot = hostRoot }
+            if let platformChoice { entry.security.platform = platformChoice }
             if let latencyWindow { entry.latency.window = try Self.duration(latencyWindow, flag: "--latency.window") }
             if let latencyQuantiles {
                 let values = latencyQuantiles.split(separator: ",").map { Double($0.trimmingPrefix(" ")) }
@@ -164,6 +192,7 @@ struct ExporterCommand: ParsableCommand {
         config.passthroughFamilies = passthroughFamilies
         config.server.maxRequests = maxRequests
         config.server.maxConnections = maxConnections
+        config.passthroughResources = passthroughResources
         config.probe.maxConcurrent = probeMaxConcurrent
         if let probeMaxTimeout { config.probe.maxTimeout = try Self.duration(probeMaxTimeout, flag: "--probe.max-timeout") }
         if let insecurePort { config.probe.insecurePort = insecurePort }

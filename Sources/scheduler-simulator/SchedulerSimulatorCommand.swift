@@ -71,6 +71,9 @@ struct SchedulerSimulatorCommand: AsyncParsableCommand {
     @Option(help: "Serve this file's bytes for /metrics instead of the capture.")
     var metricsFile: String?
 
+    @Flag(help: "(synthesized) Also answer as EKS's API server at /apis/metrics.eks.amazonaws.com/v1/ksh/container/metrics: the metrics, to the exporter identity only.")
+    var eksMetrics = false
+
     @Flag(help: "(synthesized) Grow latency histograms and attempt counters over time, from default-after-load.")
     var load = false
 
@@ -124,6 +127,7 @@ struct SchedulerSimulatorCommand: AsyncParsableCommand {
         configuration.contentionProfiling = contentionProfiling
         configuration.alwaysAllowPaths = authorizationAlwaysAllowPaths.map { $0.split(separator: ",").map(String.init) }
         configuration.metricsFile = metricsFile
+        configuration.eksMetrics = eksMetrics
         configuration.load = load
         configuration.loadInterval = .milliseconds(Int64((loadInterval * 1000).rounded()))
         configuration.loadSeed = loadSeed

@@ -50,6 +50,30 @@ import Testing
         #expect(!String(decoding: try await exporter.get("/").body, as: UTF8.self).contains("probe"), "nor on the landing page")
     }
 
+    /// `--passthrough.resources`: the scheduler's /metrics/resources, polled with the rest and
+    /// served as it came on /scheduler/metrics/resources; off (404) without the flag.
+    @Test func resourcesPassthrough() async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let simulator = try await Simulator.start(in: dir)
+        defer { simulator.child.stop() }
+        let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile, "--bearer-token-file", simulator.tokenFile,
+                                                 "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0", "--passthrough.resources"])
+        defer { exporter.child.stop() }
+        _ = try await exporter.scrape { sampleValue($0, "kube_scheduler_endpoint_http_status", "endpoint=\"metrics_resources\"") == 200 }
+        let resources = try await exporter.get("/scheduler/metrics/resources")
+        #expect(resources.status == 200)
+        let fixture = try String(contentsOfFile: repositoryRoot + "/Sources/SchedulerSimulator/Fixtures/synthetic/metrics-resources.txt", encoding: .utf8)
+        #expect(String(decoding: resources.body, as: UTF8.self) == fixture)
+        #expect(try await exporter.get("/scheduler/metrics/resources?target=nope").status == 404)
+
+        let help = try await runCommand(try Binaries.path("kube-scheduler-exporter"), ["--help"])
+        #expect(help.output.contains("--passthrough.resources"))
+        let off = try await Exporter.start(["--target", "https://127.0.0.1:1", "--check.insecure-port", "0", "--check.nonloopback-address", "127.0.0.2"])
+        defer { off.child.stop() }
+        #expect(try await off.get("/scheduler/metrics/resources").status == 404, "off unless --passthrough.resources")
+    }
+
     @Test func passthroughCanBeTurnedOff() async throws {
         let exporter = try await Exporter.start(["--target", "https://127.0.0.1:1", "--passthrough.families", "",
                                                  "--check.nonloopback-address", "127.0.0.2", "--check.insecure-port", "0"])

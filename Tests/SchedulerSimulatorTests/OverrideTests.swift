@@ -94,3 +94,50 @@ import Testing
         try await running.stop()
     }
 }
+
+/// The path a managed control plane (EKS) serves the scheduler's metrics on, at the wire.
+@Suite(.serialized) struct EKSMetricsPathTests {
+    /// EKS answers a resource request at the ksh metrics path: the metrics to a caller granted
+    /// `get` on ksh/metrics (the exporter), 403 to everyone else, 401 to an unknown token.
+    @Test func eksMetricsPathServesTheMetricsWhenAuthorized() async throws {
+        let running = try await RunningSimulator.start { $0.eksMetrics = true }
+        defer { running.cleanUp() }
+        let url = running.baseURL + SimulatorConfiguration.eksMetricsPath
+        let exporter = try await running.curl.fetch([url, running.baseURL + "/metrics"], arguments: running.caller(.exporterToken).curlArguments)
+        #expect(exporter.map(\.status) == [200, 200])
+        #expect(exporter[0].body == exporter[1].body, "the variant's metrics")
+        for kind in [CredentialKind.anonymous, .nobodyToken] {
+            let refused = try await running.curl.fetch(url, arguments: running.caller(kind).curlArguments)
+            #expect(refused.status == 403, "\(kind)")
+            #expect(String(decoding: refused.body, as: UTF8.self).contains(#"cannot get resource \"ksh/metrics\" in API group \"metrics.eks.amazonaws.com\""#))
+        }
+        #expect(try await running.curl.fetch(url, arguments: running.caller(.badToken).curlArguments).status == 401)
+        try await running.stop()
+
+        // A kube-scheduler has no such path: the discovery role lets an authenticated caller reach the 404.
+        let scheduler = try await RunningSimulator.start()
+        defer { scheduler.cleanUp() }
+        let plain = try await scheduler.curl.fetch(scheduler.baseURL + SimulatorConfiguration.eksMetricsPath,
+                                                   arguments: scheduler.caller(.exporterToken).curlArguments)
+        #expect(plain.status == 404)
+        try await scheduler.stop()
+    }
+}
+
+/// `/metrics/resources`, which `--passthrough.resources` re-serves, at the wire.
+@Suite(.serialized) struct MetricsResourcesTests {
+    @Test func metricsResourcesInTheSchedulersFormat() async throws {
+        let running = try await RunningSimulator.start()
+        defer { running.cleanUp() }
+        let url = running.baseURL + "/metrics/resources"
+        let transfer = try await running.curl.fetch(url, arguments: running.caller(.exporterToken).curlArguments)
+        #expect(transfer.status == 200)
+        let text = String(decoding: transfer.body, as: UTF8.self)
+        #expect(text.hasPrefix("# HELP kube_pod_resource_limit [STABLE] Resources limit for workloads on the cluster, broken down by pod."))
+        #expect(text.contains("\n# TYPE kube_pod_resource_request gauge\n"))
+        #expect(text.contains(#"kube_pod_resource_request{namespace="default",node="",pod="capture1745000000-0",priority="0",resource="cpu",scheduler="default-scheduler",unit="cores"} 100"#))
+        #expect(text.contains(#"unit="bytes"} 8.388608e+06"#), "Go's float formatting")
+        #expect(try await running.curl.fetch(url).status == 403, "anonymous callers are refused as on /metrics")
+        try await running.stop()
+    }
+}

@@ -12,11 +12,15 @@ public protocol Check: Sendable {
     func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput
     /// The security checks whose verdicts it returns, in output order (none for metric-only checks).
     var entries: [SecurityChecks.Entry] { get }
+    /// Whether the scheduler's /metrics alone is what the check reads, so that it judges a
+    /// metrics-only target (a managed control plane) too; the others say `unknown` there.
+    var readsOnlyMetrics: Bool { get }
 }
 
 extension Check {
     public func requests(for target: TargetConfig) -> [ProbeRequest] { [] }
     public var entries: [SecurityChecks.Entry] { [] }
+    public var readsOnlyMetrics: Bool { false }
 }
 
 public struct CheckContext: Sendable {

@@ -6,6 +6,8 @@ public struct SchedulerInfoCheck: Check {
 
     public func requests(for target: TargetConfig) -> [ProbeRequest] { [.metrics] }
 
+    public var readsOnlyMetrics: Bool { true }
+
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {
         var families: [OutputFamily] = []
         if let response = poll.response(.metrics), response.httpVersion != .unknown {

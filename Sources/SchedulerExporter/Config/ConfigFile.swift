@@ -16,8 +16,13 @@ import Yams
 ///     labels: {cluster: prod}
 ///     poll_interval: 30s
 ///     accept_compressed: false
-///     security: {insecure_port: 10251, nonloopback_addresses: [10.0.0.5], manifest_file: ..., kubeconfig_file: ..., cert_min_days: 30}
+///     security: {insecure_port: 10251, nonloopback_addresses: [10.0.0.5], manifest_file: ..., kubeconfig_file: ...,
+///                cert_min_days: 30, host_root: /, platform: auto}
 ///     latency: {window: 5m, quantiles: [0.5, 0.9, 0.99]}
+///   - name: eks                          # a managed control plane: only the scheduler's metrics
+///     kind: metrics-only
+///     url: https://kubernetes.default.svc
+///     metrics_path: /apis/metrics.eks.amazonaws.com/v1/ksh/container/metrics
 /// ```
 public enum ConfigFile {
     public static let example = """
@@ -38,9 +43,15 @@ public enum ConfigFile {
               manifest_file: /etc/kubernetes/manifests/kube-scheduler.yaml
               kubeconfig_file: /etc/kubernetes/scheduler.conf
               cert_min_days: 30
+              host_root: /
+              platform: auto
             latency:
               window: 5m
               quantiles: [0.5, 0.9, 0.99]
+          - name: eks
+            kind: metrics-only
+            url: https://kubernetes.default.svc
+            metrics_path: /apis/metrics.eks.amazonaws.com/v1/ksh/container/metrics
         """
 
     public static func load(path: String) throws(ConfigError) -> [TargetConfig] {
@@ -132,7 +143,11 @@ public enum ConfigFile {
         var manifest_file: String?
         var kubeconfig_file: String?
         var cert_min_days: Int?
-        enum CodingKeys: String, CodingKey, CaseIterable { case insecure_port, nonloopback_addresses, manifest_file, kubeconfig_file, cert_min_days }
+        var host_root: String?
+        var platform: String?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case insecure_port, nonloopback_addresses, manifest_file, kubeconfig_file, cert_min_days, host_root, platform
+        }
     }
 
     private struct LatencyModel: Decodable {
@@ -153,8 +168,11 @@ public enum ConfigFile {
         var accept_compressed: Bool?
         var security: SecurityModel?
         var latency: LatencyModel?
+        var kind: String?
+        var metrics_path: String?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case name, url, labels, bearer_token_file, tls_config, poll_interval, timeout, max_body_bytes, accept_compressed, security, latency
+            case kind, metrics_path
         }
 
         func target(index: Int, global: GlobalModel, source: String) throws(ConfigError) -> TargetConfig {
@@ -181,7 +199,22 @@ public enum ConfigFile {
                 if let file = security.manifest_file { target.security.manifestFile = file }
                 if let file = security.kubeconfig_file { target.security.kubeconfigFile = file }
                 if let days = security.cert_min_days { target.security.certMinDays = days }
+                if let root = security.host_root { target.security.hostRoot = root }
+                if let text = security.platform {
+                    guard let choice = PlatformChoice(text) else {
+                        throw ConfigError("\(prefix): security.platform must be one of \(PlatformChoice.allNames.joined(separator: ", ")), got \"\(text)\"")
+                    }
+                    target.security.platform = choice
+                }
             }
+            if let kind {
+                guard let value = TargetKind(rawValue: kind) else {
+                    throw ConfigError("\(prefix): kind must be one of \(TargetKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(kind)\"")
+                }
+                target.kind = value
+            }
+            if let metrics_path { target.metricsPath = metrics_path }
+            if target.kind == .metricsOnly { target.applyInClusterDefaults() }
             if let quantiles = latency?.quantiles { target.latency.quantiles = quantiles }
             return target
         }

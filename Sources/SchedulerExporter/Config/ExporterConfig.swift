@@ -10,6 +10,9 @@ public struct ExporterConfig: Sendable {
     public var probe = OutsideInProbeConfig()
     /// What the exporter's own HTTP server gives one client at most.
     public var server = ServerLimits()
+    /// Re-serve the scheduler's `/metrics/resources` (`kube_pod_resource_request`/`_limit`) on
+    /// `/scheduler/metrics/resources`, polled with the rest; off by default (one pod x resource series each).
+    public var passthroughResources = false
 
     /// What kubernetes-mixin's scheduler dashboard and rules read.
     public static let defaultPassthroughFamilies =
@@ -75,6 +78,13 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
+/// What a target is: a scheduler the exporter reaches (its secure port, and the node it runs on),
+/// or an endpoint that serves only the scheduler's metrics (a managed control plane, e.g. EKS).
+public enum TargetKind: String, Sendable, CaseIterable {
+    case scheduler
+    case metricsOnly = "metrics-only"
+}
+
 /// One kube-scheduler to watch.
 public struct TargetConfig: Sendable {
     public static let kubeadmURL = "https://127.0.0.1:10259"
@@ -95,6 +105,13 @@ public struct TargetConfig: Sendable {
     public var acceptCompressed = false
     public var security = SecurityProbeConfig()
     public var latency = LatencyConfig()
+    public var kind = TargetKind.scheduler
+    /// Path of the scheduler's metrics below `url`: `/metrics`, or for EKS
+    /// `/apis/metrics.eks.amazonaws.com/v1/ksh/container/metrics` on the API server.
+    public var metricsPath = "/metrics"
+
+    /// Where EKS serves the scheduler's metrics through the API server.
+    public static let eksSchedulerMetricsPath = "/apis/metrics.eks.amazonaws.com/v1/ksh/container/metrics"
 
     public init(name: String, url: String) {
         self.name = name
@@ -107,6 +124,9 @@ public struct TargetConfig: Sendable {
             throw ConfigError("target \"\(name)\": invalid url \"\(url)\" (expected http(s)://HOST:PORT)")
         }
         _ = parts
+        guard metricsPath.hasPrefix("/"), !metricsPath.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 0x20 || $0 == 0x7f } == true }) else {
+            throw ConfigError("target \"\(name)\": metrics_path must be an absolute path without spaces, got \"\(metricsPath)\"")
+        }
         for key in labels.keys {
             guard MetricName.isValidLabelName(key), !key.hasPrefix("__") else {
                 throw ConfigError("target \"\(name)\": invalid label name \"\(key)\"")
@@ -130,6 +150,17 @@ public struct TargetConfig: Sendable {
         }
         try security.validate(target: name)
         try latency.validate(target: name)
+    }
+
+    /// A metrics-only target is reached through the API server, as the pod's own service account:
+    /// its token and CA unless others are configured (and only when they exist).
+    public mutating func applyInClusterDefaults() {
+        if bearerTokenFile == nil, tls.certFile == nil, FileAccess.isReadable(Self.serviceAccountToken) {
+            bearerTokenFile = Self.serviceAccountToken
+        }
+        if tls.caFile == nil, !tls.insecureSkipVerify, FileAccess.isReadable(Self.serviceAccountCA) {
+            tls.caFile = Self.serviceAccountCA
+        }
     }
 
     /// Label names a static label may not take: every label the exporter writes on a target's
@@ -158,11 +189,18 @@ public struct SecurityProbeConfig: Sendable {
     public var insecurePort = 10251
     /// Non-loopback addresses to try the secure port on; nil = the host's interface addresses.
     public var nonLoopbackAddresses: [String]?
-    public var manifestFile = "/etc/kubernetes/manifests/kube-scheduler.yaml"
-    /// nil = the path the scheduler itself reports (configz, flagz, manifest), else the kubeadm default.
+    /// The static pod manifest, read as given; nil = the platform's (`PlatformLayout`) under `hostRoot`.
+    public var manifestFile: String?
+    /// nil = the path the scheduler itself reports (configz, flagz, command line, manifest), else the
+    /// platform's, under `hostRoot`. A configured path is read as given.
     public var kubeconfigFile: String?
-    public static let defaultKubeconfigFile = "/etc/kubernetes/scheduler.conf"
+    public static let defaultManifestFile = PlatformLayout.of(.kubeadm).manifest ?? "/etc/kubernetes/manifests/kube-scheduler.yaml"
+    public static let defaultKubeconfigFile = PlatformLayout.of(.kubeadm).kubeconfig ?? "/etc/kubernetes/scheduler.conf"
     public var certMinDays = 30
+    /// Where the node's filesystem is visible to the exporter: its files (and `/proc`) are read below it.
+    public var hostRoot = "/"
+    /// Which distribution's file layout to use; `auto` detects it from the files under `hostRoot`.
+    public var platform = PlatformChoice.auto
 
     public init() {}
 
@@ -171,6 +209,16 @@ public struct SecurityProbeConfig: Sendable {
             throw ConfigError("target \"\(target)\": insecure port \(insecurePort) out of range")
         }
         guard certMinDays >= 0 else { throw ConfigError("target \"\(target)\": cert_min_days must be >= 0") }
+        guard hostRoot.hasPrefix("/") else {
+            throw ConfigError("target \"\(target)\": host_root must be an absolute path, got \"\(hostRoot)\"")
+        }
+    }
+
+    /// Where the exporter reads the node's `path` (an absolute path as the node names it).
+    public func local(_ path: String) -> String {
+        let root = hostRoot.hasSuffix("/") ? String(hostRoot.dropLast()) : hostRoot
+        guard !root.isEmpty else { return path }
+        return root + (path.hasPrefix("/") ? path : "/" + path)
     }
 }
 

@@ -42,6 +42,20 @@ public enum FileAccess {
         }
     }
 
+    /// The names in a directory (without `.` and `..`), at most `limit` of them, unsorted.
+    public static func directoryEntries(_ path: String, limit: Int = 1 << 20) -> Result<[String], FileError> {
+        guard let directory = opendir(path) else { return .failure(FileError(path: path, errno: errno)) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while names.count < limit, let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != ".", name != ".." { names.append(name) }
+        }
+        return .success(names)
+    }
+
     public static func readText(_ path: String, limit: Int = 1 << 20) -> String? {
         read(path, limit: limit).map { String(decoding: $0, as: UTF8.self) }
     }

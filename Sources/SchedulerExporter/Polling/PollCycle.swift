@@ -65,12 +65,15 @@ struct PollCycle: Sendable {
         var request = HTTPRequest(url: url(for: probe, base: base))
         request.timeout = target.timeout
         request.connectTimeout = min(target.timeout, .seconds(5))
-        // Only /metrics is big (330 KB on a real scheduler); health, configz, flagz and pprof
-        // bodies are a few KB. A hostile target streaming into every endpoint at once then
-        // costs one /metrics-sized buffer per identity, not one per endpoint.
-        request.maxBodyBytes = probe.path.hasPrefix("/metrics") ? target.maxBodyBytes : min(target.maxBodyBytes, Self.smallEndpointMaxBodyBytes)
+        // Only the metrics are big (330 KB on a real scheduler; /metrics/resources grows with the
+        // pods); health, configz, flagz and pprof bodies are a few KB. A hostile target streaming
+        // into every endpoint at once then costs one /metrics-sized buffer per identity, not one
+        // per endpoint.
+        let isMetrics = probe == .metrics || probe.path.hasPrefix("/metrics")
+        request.maxBodyBytes = isMetrics ? target.maxBodyBytes : min(target.maxBodyBytes, Self.smallEndpointMaxBodyBytes)
         request.acceptCompressed = target.acceptCompressed
-        request.headers = [("Accept", probe.endpoint == "metrics" ? "text/plain;version=0.0.4;q=1,*/*;q=0.1" : "*/*")]
+        // The */* alternative matters on EKS: its metrics API answers 406 to an Accept it cannot match.
+        request.headers = [("Accept", isMetrics ? "text/plain;version=0.0.4;q=1,*/*;q=0.1" : "*/*")]
         switch (probe.destination, probe.transport) {
         case (.insecurePort, _):
             break
@@ -121,7 +124,8 @@ struct PollCycle: Sendable {
     private func url(for probe: ProbeRequest, base: URLParts) -> String {
         switch probe.destination {
         case .securePort:
-            return base.url(path: probe.path)
+            // The exporter's own metrics request goes where the target serves them.
+            return base.url(path: probe == .metrics ? target.metricsPath : probe.path)
         case .insecurePort(let port):
             var parts = base
             parts.scheme = "http"

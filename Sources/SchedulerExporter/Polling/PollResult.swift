@@ -11,9 +11,18 @@ public struct PollResult: Sendable {
     /// The parsed /metrics body when it answered 200; lenient parsing keeps all good families.
     public var metrics: ExpositionDocument?
     public var metricsParseError: String?
-    /// The static pod manifest, the --config file it names and the scheduler's kubeconfig, by path,
-    /// as the poll stage found them on the node.
+    /// The static pod manifest, the --config file it names and the scheduler's kubeconfig, by the
+    /// path the exporter read them at, as the poll stage found them on the node.
     public var files: [String: FileObservation]
+    /// Directories the poll stage listed (k3s's config drop-ins), by path: their entry names.
+    public var directories: [String: Result<[String], FileError>] = [:]
+    /// The platform whose file layout the poll used; nil when the node was not looked at
+    /// (metrics-only targets).
+    public var platform: PlatformObservation?
+    /// The scheduler processes visible under the host root's /proc; nil when not looked, with
+    /// `processProblem` saying why.
+    public var processes: [ProcessObservation]?
+    public var processProblem: String?
 
     public init(startedAt: Double, duration: Duration = .zero,
                 responses: [ProbeRequest: Result<HTTPResponse, HTTPClientError>] = [:],

@@ -48,7 +48,10 @@ public struct ProbeRequest: Sendable, Hashable {
         self.transport = transport
     }
 
+    /// The target's metrics, at `TargetConfig.metricsPath` (`/metrics` on a scheduler).
     public static let metrics = ProbeRequest("metrics", path: "/metrics")
+    /// `kube_pod_resource_request` and `_limit`, for `--passthrough.resources`.
+    public static let metricsResources = ProbeRequest("metrics_resources", path: "/metrics/resources")
     public static let healthz = ProbeRequest("healthz", path: "/healthz?verbose")
     public static let livez = ProbeRequest("livez", path: "/livez?verbose")
     public static let readyz = ProbeRequest("readyz", path: "/readyz?verbose")

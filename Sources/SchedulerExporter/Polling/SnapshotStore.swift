@@ -11,11 +11,14 @@ public struct PublishedSnapshot: Sendable {
     /// The passthrough families gzip-compressed: held for a whole poll interval on every target,
     /// they were the largest thing a target kept (60-210 KB of text), and Prometheus takes gzip.
     public let passthrough: GzippedBody?
+    /// `/metrics/resources`, gzipped too: it holds a series per pod and resource.
+    public let resources: GzippedBody?
 
     init(_ snapshot: TargetSnapshot) {
         target = snapshot.target
         families = RenderedFamilies(snapshot.families)
         passthrough = snapshot.passthroughBody.map(GzippedBody.init)
+        resources = snapshot.resourcesBody.map(GzippedBody.init)
     }
 }
 

@@ -1,6 +1,7 @@
 import CurlHTTP
 import Exposition
 import Logging
+import NIOCore
 import SchedulingLatency
 
 /// Polls one target forever on its interval and publishes a snapshot after every cycle. Each
@@ -11,6 +12,8 @@ public actor TargetPoller {
     let cycle: PollCycle
     let store: SnapshotStore
     let passthrough: PassthroughFilter?
+    /// Poll `/metrics/resources` too and keep it for `/scheduler/metrics/resources`.
+    let passthroughResources: Bool
     let logger: Logger
     /// Told of every completed poll, for `/healthz`.
     let liveness: Liveness?
@@ -25,6 +28,9 @@ public actor TargetPoller {
     private var lastSuccess: Double?
     private var wasUp: Bool?
     private var lastManifestProblem: String?
+    private var lastCommandLineProblem: String?
+    /// The pid whose command line served this target last poll: read first next time.
+    private var schedulerPid: Int?
     /// Bucket counts of earlier polls, for the windowed quantiles and rates.
     private var latency: LatencyTracker
     /// The last TLS posture observations (each a new handshake) that all stood, and when they were made.
@@ -38,12 +44,14 @@ public actor TargetPoller {
     public static let tlsObservationMaxAge: Duration = .seconds(60)
 
     public init(target: TargetConfig, client: CurlClient, store: SnapshotStore, checks: [any Check] = Checks.all,
-                passthrough: PassthroughFilter? = nil, liveness: Liveness? = nil, logger: Logger) {
+                passthrough: PassthroughFilter? = nil, passthroughResources: Bool = false, liveness: Liveness? = nil, logger: Logger) {
         self.target = target
         self.checks = checks
         self.store = store
         self.passthrough = passthrough
         self.liveness = liveness
+        // A managed control plane serves no /metrics/resources next to its metrics.
+        self.passthroughResources = passthroughResources && target.kind == .scheduler
         self.logger = logger
         self.latency = LatencyTracker(configuration: LatencyTrackerConfiguration(
             window: target.latency.window.seconds, quantiles: target.latency.quantiles))
@@ -94,9 +102,9 @@ public actor TargetPoller {
     /// One full cycle: fetch, parse, derive, publish. Public for tests and `--once` runs.
     @discardableResult
     public func pollOnce() async -> TargetSnapshot {
-        var requests = Set<ProbeRequest>([.metrics] + SchedulerEvidence.requests)
-        let planned = Self.plannedTarget(target)
-        for check in checks { requests.formUnion(check.requests(for: planned)) }
+        let planned = target.kind == .scheduler ? Self.plannedTarget(target) : target
+        var requests = Checks.requests(checks, for: target, planned: planned)
+        if passthroughResources { requests.insert(.metricsResources) }
         let reusable = tlsObservations.flatMap { ContinuousClock.now - $0.madeAt < Self.tlsObservationMaxAge ? $0.responses : nil }
         if let reusable { requests.subtract(reusable.keys) }
         var poll = await cycle.run(requests)
@@ -110,24 +118,18 @@ public actor TargetPoller {
             let allStand = observed.allSatisfy { TLSCheck.observationStands($0.key, $0.value) }
             tlsObservations = !observed.isEmpty && allStand ? (.now, observed) : nil
         }
-        let evidence = poll.observeNodeFiles(for: target)
-        if let problem = evidence.manifestProblem, problem != lastManifestProblem {
-            logger.warning("cannot read the scheduler manifest; file checks report unknown",
-                           metadata: ["target": "\(target.name)", "reason": "\(problem)"])
-        }
-        lastManifestProblem = evidence.manifestProblem
+        // A metrics-only target runs on a managed control plane: this node is not its node.
+        let evidence = target.kind == .scheduler
+            ? poll.observeNodeFiles(for: target, processHint: schedulerPid)
+            : SchedulerEvidence.gather(from: poll, target: target)
+        noteNodeProblems(evidence)
         let context = CheckContext(target: target, now: poll.startedAt, logger: logger, evidence: evidence)
 
         var families = pollFamilies(poll)
-        var findings: [SecurityFinding] = []
-        var dropped = DroppedTargetData()
-        for check in checks {
-            let output = check.evaluate(poll, context: context)
-            families += output.families
-            findings += output.findings
-            dropped.merge(output.dropped)
-        }
-        families += SecurityFindingFamilies.render(findings)
+        let output = Checks.evaluate(checks, poll, context: context)
+        families += output.families
+        families += SecurityFindingFamilies.render(output.findings)
+        var dropped = output.dropped
         // The tracker's output is its last recorded poll: reported while `up` is 0 it would show a
         // dead scheduler's last numbers as if it were healthy and idle (Prometheus marks a failed
         // scrape's series stale for the same reason). A partly parsed body is not recorded either:
@@ -153,7 +155,8 @@ public actor TargetPoller {
         let snapshot = TargetSnapshot(
             target: target.name, polledAt: poll.startedAt,
             families: labelled,
-            passthroughBody: poll.up ? poll.metrics.flatMap { document in passthrough?.select(from: document) } : nil)
+            passthroughBody: poll.up ? poll.metrics.flatMap { document in passthrough?.select(from: document) } : nil,
+            resourcesBody: passthroughResources ? Self.resourcesBody(poll) : nil)
         store.publish(snapshot)
         liveness?.pollCompleted(target.name)
         return snapshot
@@ -168,6 +171,35 @@ public actor TargetPoller {
         .counter("kube_scheduler_exporter_target_data_dropped_total",
                  "Data from this target left out of the exporter's output because it exceeded the exporter's limits (label_value_truncated, label_renamed to exported_<name>, label_invalid, health_checks, feature_gates, samples, family); rising means a broken or hostile scheduler.",
                  droppedByReason.sorted { $0.key.rawValue < $1.key.rawValue }.map { OutputSample(labels: [("reason", $0.key.rawValue)], value: $0.value) })
+    }
+
+    /// `/metrics/resources` as the scheduler served it, when it answered 200 and parses cleanly:
+    /// Prometheus fails a scrape on one bad line, so a body with one is not passed on.
+    static func resourcesBody(_ poll: PollResult) -> ByteBuffer? {
+        guard let response = poll.response(.metricsResources), response.status == 200,
+              let document = try? ExpositionDocument(bytes: response.body, options: ParseOptions(lenient: true)),
+              document.errors.isEmpty else { return nil }
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(response.body.count + 1)
+        buffer.writeBytes(response.body)
+        if let last = response.body.last, last != UInt8(ascii: "\n") { buffer.writeInteger(UInt8(ascii: "\n")) }
+        return buffer
+    }
+
+    /// Logs each new reason the node's files or the scheduler's command line cannot be read, once.
+    private func noteNodeProblems(_ evidence: SchedulerEvidence) {
+        if let problem = evidence.manifestProblem, problem != lastManifestProblem {
+            logger.warning("cannot read the scheduler manifest; file checks report unknown",
+                           metadata: ["target": "\(target.name)", "reason": "\(problem)"])
+        }
+        lastManifestProblem = evidence.manifestProblem
+        if let problem = evidence.commandLineProblem, problem != lastCommandLineProblem, target.kind == .scheduler {
+            // Debug: without hostPID this is every poll's normal state, not a fault.
+            logger.debug("no scheduler command line; flag checks use flagz and the manifest",
+                         metadata: ["target": "\(target.name)", "reason": "\(problem)"])
+        }
+        lastCommandLineProblem = evidence.commandLineProblem
+        schedulerPid = evidence.commandLine?.pid
     }
 
     /// The target with the host's defaults resolved: the non-loopback addresses to try the secure

@@ -8,11 +8,15 @@ public struct TargetSnapshot: Sendable {
     public var polledAt: Double
     public var families: [OutputFamily]
     public var passthroughBody: ByteBuffer?
+    /// The scheduler's `/metrics/resources`, verbatim, when `--passthrough.resources` asked for it.
+    public var resourcesBody: ByteBuffer?
 
-    public init(target: String, polledAt: Double, families: [OutputFamily], passthroughBody: ByteBuffer? = nil) {
+    public init(target: String, polledAt: Double, families: [OutputFamily], passthroughBody: ByteBuffer? = nil,
+                resourcesBody: ByteBuffer? = nil) {
         self.target = target
         self.polledAt = polledAt
         self.families = families
         self.passthroughBody = passthroughBody
+        self.resourcesBody = resourcesBody
     }
 }

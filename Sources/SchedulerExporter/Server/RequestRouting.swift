@@ -104,6 +104,8 @@ public struct ProbePolicy: Sendable {
 public enum Route: Sendable, Equatable {
     case metrics(ExpositionFormat)
     case passthrough(target: String?, gzip: Bool)
+    /// `/scheduler/metrics/resources`: the scheduler's /metrics/resources (`--passthrough.resources`).
+    case passthroughResources(target: String?, gzip: Bool)
     case probe(host: String, port: Int, timeout: Duration)
     case probeRefused(ProbePolicy.Refusal)
     case healthz
@@ -123,6 +125,8 @@ public enum Route: Sendable, Equatable {
             return .metrics(ExpositionFormat.negotiate(accept: header("accept")))
         case "/scheduler/metrics":
             return .passthrough(target: queryValue("target"), gzip: acceptsGzip(header("accept-encoding")))
+        case "/scheduler/metrics/resources":
+            return .passthroughResources(target: queryValue("target"), gzip: acceptsGzip(header("accept-encoding")))
         case "/probe":
             guard let probe else { return .notFound }
             let target: (host: String, port: Int)

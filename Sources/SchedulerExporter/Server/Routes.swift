@@ -6,17 +6,19 @@ import NIOHTTP1
 public struct Routes: Sendable {
     let metrics: MetricsPage
     let passthrough: PassthroughPage
+    let resources: PassthroughPage
     let prober: OutsideInProber?
     let store: SnapshotStore
     /// nil: `/healthz` says ok whenever it answers.
     let liveness: Liveness?
 
-    public init(store: SnapshotStore, passthroughFamilies: String = ExporterConfig.defaultPassthroughFamilies, prober: OutsideInProber? = nil,
-                rejections: RequestRejections = RequestRejections(), liveness: Liveness? = nil) {
+    public init(store: SnapshotStore, passthroughFamilies: String = ExporterConfig.defaultPassthroughFamilies, passthroughResources: Bool = false,
+                prober: OutsideInProber? = nil, rejections: RequestRejections = RequestRejections(), liveness: Liveness? = nil) {
         self.store = store
         self.liveness = liveness
         self.metrics = MetricsPage(store: store, rejections: rejections)
         self.passthrough = PassthroughPage(store: store, enabled: !passthroughFamilies.isEmpty)
+        self.resources = PassthroughPage(store: store, enabled: passthroughResources, body: .resources)
         self.prober = prober
     }
 
@@ -33,6 +35,8 @@ public struct Routes: Sendable {
             return .response(response)
         case .passthrough(let target, let gzip):
             return .response(passthrough.respond(target: target, acceptsGzip: gzip))
+        case .passthroughResources(let target, let gzip):
+            return .response(resources.respond(target: target, acceptsGzip: gzip))
         case .probe(let host, let port, let timeout):
             guard let prober else { return .response(Self.notFound) }
             return .deferred {
@@ -85,6 +89,7 @@ public struct Routes: Sendable {
             <li><a href="metrics">metrics</a></li>
             <li><a href="healthz">healthz</a></li>
             <li><a href="scheduler/metrics">scheduler/metrics</a> (the scheduler's own families, for kubernetes-mixin)</li>
+            <li><a href="scheduler/metrics/resources">scheduler/metrics/resources</a> (the scheduler's /metrics/resources, with --passthrough.resources)</li>
             \(probeLink)</ul>
             </body></html>
 

@@ -75,13 +75,14 @@ import Glibc
     /// Checks are pure: handed the stat results a node produced, they judge them without a disk.
     @Test func checksJudgeTheFilesThePollStageFound() throws {
         var target = TargetConfig(name: "t", url: "https://127.0.0.1:10259")
-        target.security.manifestFile = "/etc/kubernetes/manifests/kube-scheduler.yaml"
+        let manifestPath = "/etc/kubernetes/manifests/kube-scheduler.yaml"
+        target.security.manifestFile = manifestPath
         target.security.kubeconfigFile = "/etc/kubernetes/scheduler.conf"
         func status(_ mode: UInt32, uid: UInt32 = 0) -> Result<FileAccess.Status, FileError> {
             .success(FileAccess.Status(mode: mode, uid: uid, gid: 0, size: 1, modified: 0, inode: 1))
         }
         let poll = PollResult(startedAt: 0, files: [
-            target.security.manifestFile: FileObservation(status: status(0o600)),
+            manifestPath: FileObservation(status: status(0o600)),
             "/etc/kubernetes/scheduler.conf": FileObservation(status: status(0o644, uid: 1000)),
         ])
         let context = makeContext(target)

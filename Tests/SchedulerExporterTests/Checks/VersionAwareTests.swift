@@ -101,6 +101,6 @@ import Testing
         #expect(notServed.finding("authorization_not_bypassed")?.status == .unknown)
         #expect(notServed.finding("authorization_not_bypassed")?.evidence.hasPrefix("/flagz is not served (404 to the exporter") == true)
         let refused = AuthorizationBypassCheck().evaluate(try makePoll([.flagz: ok(403)]), context: makeContext())
-        #expect(refused.finding("authorization_not_bypassed")?.evidence == "/flagz refused the exporter (HTTP 403); no manifest to read the flag from")
+        #expect(refused.finding("authorization_not_bypassed")?.evidence == "/flagz refused the exporter (HTTP 403); no command line or manifest to read the flag from")
     }
 }

@@ -48,7 +48,7 @@ extension URLParts {
 @Suite struct ConfigFileTests {
     @Test func parsesTheDocumentedExample() throws {
         let targets = try ConfigFile.parse(ConfigFile.example)
-        #expect(targets.count == 1)
+        #expect(targets.count == 2)
         let target = try #require(targets.first)
         #expect(target.name == "control-plane-1")
         #expect(target.url == "https://127.0.0.1:10259")
@@ -59,6 +59,12 @@ extension URLParts {
         #expect(target.security.kubeconfigFile == "/etc/kubernetes/scheduler.conf")
         #expect(target.latency.window == .seconds(300))
         #expect(target.latency.quantiles == [0.5, 0.9, 0.99])
+        #expect(target.security.hostRoot == "/")
+        #expect(target.security.platform == .auto)
+        #expect(target.kind == .scheduler)
+        let eks = try #require(targets.last)
+        #expect(eks.kind == .metricsOnly)
+        #expect(eks.metricsPath == TargetConfig.eksSchedulerMetricsPath)
     }
 
     @Test func globalDefaultsAndPerTargetOverrides() throws {
@@ -73,6 +79,38 @@ extension URLParts {
         #expect(targets[1].security.insecurePort == 0)
         #expect(targets[1].security.nonLoopbackAddresses == ["127.0.0.3"])
         #expect(targets[0].security.nonLoopbackAddresses == nil)
+    }
+
+    @Test func platformHostRootAndMetricsOnlyKeys() throws {
+        let targets = try ConfigFile.parse("""
+            targets:
+              - {name: rke, url: "https://127.0.0.1:10259", security: {platform: rke2, host_root: /host}}
+              - name: eks
+                kind: metrics-only
+                url: https://kubernetes.default.svc
+                metrics_path: /apis/metrics.eks.amazonaws.com/v1/ksh/container/metrics
+                bearer_token_file: /etc/hostname
+              - {name: plain, url: "https://127.0.0.1:10259"}
+            """)
+        #expect(targets[0].security.platform == .fixed(.rke2))
+        #expect(targets[0].security.hostRoot == "/host")
+        #expect(targets[0].security.local("/etc/kubernetes/scheduler.conf") == "/host/etc/kubernetes/scheduler.conf")
+        #expect(targets[0].security.manifestFile == nil, "the platform's unless configured")
+        #expect(targets[1].kind == .metricsOnly)
+        #expect(targets[1].metricsPath == TargetConfig.eksSchedulerMetricsPath)
+        #expect(targets[1].bearerTokenFile == "/etc/hostname", "a configured token wins over the in-cluster one")
+        #expect(targets[1].url == "https://kubernetes.default.svc")
+        #expect(URLParts(targets[1].url)?.port == 443)
+        #expect(targets[2].kind == .scheduler && targets[2].metricsPath == "/metrics")
+        #expect(throws: ConfigError("c.yml: targets[0]: security.platform must be one of auto, kubeadm, rke2, k3s, talos, openshift, got \"gentoo\"")) {
+            try ConfigFile.parse("targets:\n  - {url: 'https://127.0.0.1:10259', security: {platform: gentoo}}\n", source: "c.yml")
+        }
+        #expect(throws: ConfigError("c.yml: targets[0]: kind must be one of scheduler, metrics-only, got \"proxy\"")) {
+            try ConfigFile.parse("targets:\n  - {url: 'https://127.0.0.1:10259', kind: proxy}\n", source: "c.yml")
+        }
+        #expect(PlatformChoice("auto") == .auto)
+        #expect(PlatformChoice("talos") == .fixed(.talos))
+        #expect(PlatformChoice("Talos") == nil)
     }
 
     @Test func errorsSayWhereAndWhat() {
@@ -149,6 +187,12 @@ extension URLParts {
         #expect(throws: ConfigError.self) { try validate { $0.tls.certFile = "/etc/hostname" } }
         #expect(throws: ConfigError.self) { try validate { $0.bearerTokenFile = "/nonexistent/token" } }
         #expect(throws: ConfigError.self) { try validate { $0.latency.quantiles = [1.5] } }
+        #expect(throws: ConfigError.self) { try validate { $0.security.hostRoot = "host" } }
+        #expect(throws: ConfigError.self) { try validate { $0.metricsPath = "metrics" } }
+        #expect(throws: ConfigError.self) { try validate { $0.metricsPath = "/metrics x" } }
+        #expect(throws: ConfigError.self) { try validate { $0.metricsPath = "/metrics\r\nHost: evil" } }
+        #expect(throws: Never.self) { try validate { $0.metricsPath = TargetConfig.eksSchedulerMetricsPath } }
+        #expect(throws: ConfigError.self) { try validate { $0.labels = ["platform": "x"] } }
         #expect(throws: ConfigError("duplicate target name \"a\"")) {
             let target = TargetConfig(name: "a", url: "https://127.0.0.1:10259")
             _ = try ExporterConfig(targets: [target, target]).validated()

@@ -15,7 +15,7 @@ final class SimulatorTarget: Sendable {
     let caFile: String
     /// The legacy plain-HTTP listener's port, when the configuration asked for one.
     let insecurePort: Int?
-    private let directory: String
+    let directory: String
 
     static func start(_ configure: (inout SimulatorConfiguration) -> Void = { _ in }) async throws -> SimulatorTarget {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kse-sim-\(UUID().uuidString)").path
@@ -52,6 +52,8 @@ final class SimulatorTarget: Sendable {
         target.security.insecurePort = 0
         target.security.nonLoopbackAddresses = []
         target.security.manifestFile = directory + "/absent-manifest.yaml"
+        // The node is the scratch directory: no file or process of the machine running the tests counts.
+        target.security.hostRoot = directory
         return target
     }
 

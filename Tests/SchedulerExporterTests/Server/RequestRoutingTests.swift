@@ -28,6 +28,8 @@ import Testing
         #expect(route("/metrics") == .metrics(.prometheusText))
         #expect(route("/metrics", headers: ["Accept": "application/openmetrics-text; version=1.0.0"]) == .metrics(.openMetrics))
         #expect(route("/scheduler/metrics?target=a", headers: ["Accept-Encoding": "gzip"]) == .passthrough(target: "a", gzip: true))
+        #expect(route("/scheduler/metrics/resources?target=a", headers: ["Accept-Encoding": "gzip"]) == .passthroughResources(target: "a", gzip: true))
+        #expect(route("/scheduler/metrics/resources") == .passthroughResources(target: nil, gzip: false))
         #expect(route("/healthz", method: "HEAD") == .healthz)
         #expect(route("/") == .landing)
         #expect(route("/nope") == .notFound)

@@ -11,6 +11,9 @@ public struct AlphaFeatureGatesCheck: Check {
 
     public var entries: [SecurityChecks.Entry] { [Self.entry] }
 
+    /// `kubernetes_feature_enabled` is in /metrics, which a managed control plane serves too.
+    public var readsOnlyMetrics: Bool { true }
+
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {
         guard let family = poll.metrics?.family(named: "kubernetes_feature_enabled") else {
             return CheckOutput(findings: [SecurityFinding(Self.entry, .unknown, poll.up ? "the scheduler exports no kubernetes_feature_enabled" : "no /metrics")])

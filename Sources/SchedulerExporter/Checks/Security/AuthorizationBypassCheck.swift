@@ -19,12 +19,17 @@ public struct AuthorizationBypassCheck: Check {
         let source: String
         if let list = evidence.flagz?.list("authorization-always-allow-paths") {
             (paths, source) = (list, "flagz")
+        } else if let commandLine = evidence.commandLine, let value = commandLine["authorization-always-allow-paths"] {
+            (paths, source) = (Self.list(value), commandLine.source.rawValue)
+        } else if let commandLine = evidence.commandLine, commandLine.complete {
+            // The whole command line was seen and does not set it: the upstream default.
+            (paths, source) = (Array(Self.healthPaths), "\(commandLine.source.rawValue) default")
         } else if let value = evidence.manifest?["authorization-always-allow-paths"] {
-            (paths, source) = (value.split(separator: ",").map { String($0).trimmingWhitespace() }, "manifest")
+            (paths, source) = (Self.list(value), "manifest")
         } else if evidence.manifest != nil {
             (paths, source) = (Array(Self.healthPaths), "manifest default")
         } else {
-            return CheckOutput(findings: [SecurityFinding(Self.entry, .unknown, "\(Self.flagzState(poll)); no manifest to read the flag from")])
+            return CheckOutput(findings: [SecurityFinding(Self.entry, .unknown, "\(Self.flagzState(poll)); no command line or manifest to read the flag from")])
         }
         let extra = paths.filter { !Self.isHealthPath($0) }
         if extra.isEmpty {
@@ -43,6 +48,10 @@ public struct AuthorizationBypassCheck: Check {
         case let status?: "/flagz answered HTTP \(status)"
         case nil: "no answer from /flagz"
         }
+    }
+
+    static func list(_ value: String) -> [String] {
+        value.split(separator: ",").map { String($0).trimmingWhitespace() }
     }
 
     static func isHealthPath(_ path: String) -> Bool {

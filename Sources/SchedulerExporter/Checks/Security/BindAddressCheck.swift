@@ -66,7 +66,7 @@ public struct BindAddressCheck: Check {
             finding = SecurityFinding(Self.entry, .pass, configured.map { "--bind-address=\($0.address) per \($0.source)" }
                                           ?? "refused on every non-loopback address")
         } else {
-            finding = SecurityFinding(Self.entry, .unknown, "no non-loopback address to probe and no flagz or manifest")
+            finding = SecurityFinding(Self.entry, .unknown, "no non-loopback address to probe and no flagz, command line or manifest")
         }
         return CheckOutput(families: [
             .gauge("kube_scheduler_nonloopback_bind",
@@ -77,7 +77,8 @@ public struct BindAddressCheck: Check {
 
     static func configuredBindAddress(_ evidence: SchedulerEvidence) -> (address: String, source: String)? {
         if let value = evidence.flagz?["bind-address"], !value.isEmpty { return (value, "flagz") }
-        if let value = evidence.manifest?["bind-address"], !value.isEmpty { return (value, "manifest") }
+        // The running process's command line, else the manifest.
+        if let flag = evidence.flag("bind-address"), !flag.value.isEmpty { return (flag.value, flag.source) }
         return nil
     }
 }

@@ -18,9 +18,7 @@ public struct ContentionProfilingCheck: Check {
         var sources: [(source: String, enabled: Bool)] = []
         if let value = evidence.configz?.enableContentionProfiling { sources.append(("configz", value)) }
         if let text = evidence.flagz?["contention-profiling"], let value = Bool(text) { sources.append(("flagz", value)) }
-        if let value = evidence.manifest.flatMap({ $0["contention-profiling"].flatMap(Bool.init) ?? $0.config?.enableContentionProfiling }) {
-            sources.append(("manifest", value))
-        }
+        sources += evidence.configurableFlag("contention-profiling", \.enableContentionProfiling)
         let profiling = ProfilingCheck.sources(poll, evidence)
         let profilingOn = profiling.contains { $0.enabled }
         let profilingOff = !profiling.isEmpty && !profilingOn
@@ -39,11 +37,11 @@ public struct ContentionProfilingCheck: Check {
         } else if profilingOff {
             finding = SecurityFinding(Self.entry, .pass, "profiling is off, so contention profiling cannot run")
         } else {
-            finding = SecurityFinding(Self.entry, .unknown, "no configz, flagz or manifest evidence")
+            finding = SecurityFinding(Self.entry, .unknown, "no configz, flagz, command line or manifest evidence")
         }
         return CheckOutput(families: [
             .gauge("kube_scheduler_contention_profiling_enabled",
-                   "1 when contention profiling is configured on per the evidence source (configz, flagz, manifest); absent when unknown. 1 together with profiling enabled is bad.",
+                   "1 when contention profiling is configured on per the evidence source (configz, flagz, cmdline, k3s_config, manifest); absent when unknown. 1 together with profiling enabled is bad.",
                    sources.map { OutputSample(labels: [("source", $0.source)], value: $0.enabled.gaugeValue) }),
         ], findings: [finding])
     }

@@ -1,9 +1,9 @@
 import Exposition
 
 /// CIS 1.1.5/1.1.6 (static pod manifest) and 1.1.15/1.1.16 (scheduler.conf): mode 600 or
-/// stricter, owned by root:root. Judged from the stat(2) the poll stage made on the host path
-/// mounted into the exporter (`PollResult.files`); a file that cannot be stat'ed is `unknown`,
-/// never `pass`.
+/// stricter, owned by root:root. Judged from the stat(2) the poll stage made on the node's file
+/// (the platform's path under the host root, `PollResult.files`); a file that cannot be stat'ed is
+/// `unknown`, never `pass`, and so is a file the platform does not have (k3s has no manifest).
 public struct FilePermissionsCheck: Check {
     public enum File: Sendable { case manifest, kubeconfig }
 
@@ -34,11 +34,21 @@ public struct FilePermissionsCheck: Check {
     }
 
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {
-        let (path, permissions, ownership) = switch file {
-        case .manifest: (context.target.security.manifestFile, Self.manifestPermissions, Self.manifestOwnership)
-        case .kubeconfig: (Self.kubeconfigPath(target: context.target, evidence: context.evidence), Self.kubeconfigPermissions, Self.kubeconfigOwnership)
+        let (file, permissions, ownership): (NodeFile?, SecurityChecks.Entry, SecurityChecks.Entry) = switch self.file {
+        case .manifest: (Self.manifestFile(context), Self.manifestPermissions, Self.manifestOwnership)
+        case .kubeconfig: (Self.kubeconfigFile(target: context.target, evidence: context.evidence), Self.kubeconfigPermissions, Self.kubeconfigOwnership)
         }
-        guard let observation = poll.files[path] else {
+        guard let file else {
+            let reason = switch self.file {
+            case .manifest:
+                SchedulerEvidence.manifestFile(target: context.target, platform: context.evidence.platform.platform).absence
+                    ?? "no static pod manifest to look for"
+            case .kubeconfig: "the scheduler names no kubeconfig and \(context.evidence.platform.platform.rawValue) has no fixed path for it"
+            }
+            return CheckOutput(findings: [SecurityFinding(permissions, .unknown, reason), SecurityFinding(ownership, .unknown, reason)])
+        }
+        let path = file.path
+        guard let observation = poll.files[file.local] else {
             return CheckOutput(findings: [
                 SecurityFinding(permissions, .unknown, "\(path) was not observed"),
                 SecurityFinding(ownership, .unknown, "\(path) was not observed"),
@@ -68,13 +78,24 @@ public struct FilePermissionsCheck: Check {
         }
     }
 
-    /// The configured path, else what the scheduler reports it uses, else the kubeadm default.
-    static func kubeconfigPath(target: TargetConfig, evidence: SchedulerEvidence) -> String {
-        if let configured = target.security.kubeconfigFile { return configured }
-        for candidate in [evidence.configz?.kubeconfig, evidence.flagz?["kubeconfig"], evidence.manifest?["kubeconfig"],
-                          evidence.manifest?.config?.kubeconfig] {
-            if let candidate, !candidate.isEmpty { return candidate }
+    /// The manifest the poll stage looked for (the configured one, else the platform's).
+    static func manifestFile(_ context: CheckContext) -> NodeFile? {
+        context.evidence.manifestFile ?? SchedulerEvidence.manifestFile(target: context.target, platform: context.evidence.platform.platform).file
+    }
+
+    /// The configured path (read as given), else what the scheduler reports it uses (mapped
+    /// through its static pod's mounts onto the node), else the platform's; nil when none says.
+    static func kubeconfigFile(target: TargetConfig, evidence: SchedulerEvidence) -> NodeFile? {
+        if let configured = target.security.kubeconfigFile { return NodeFile(path: configured, local: configured) }
+        for candidate in [evidence.configz?.kubeconfig, evidence.flagz?["kubeconfig"], evidence.commandLine?["kubeconfig"],
+                          evidence.commandLine?.config?.kubeconfig, evidence.manifest?["kubeconfig"], evidence.manifest?.config?.kubeconfig] {
+            if let candidate, !candidate.isEmpty { return evidence.nodeFile(forSchedulerPath: candidate, security: target.security) }
         }
-        return SecurityProbeConfig.defaultKubeconfigFile
+        return evidence.platform.layout.kubeconfig.map { NodeFile(path: $0, local: target.security.local($0)) }
+    }
+
+    /// The node path of `kubeconfigFile`, for tests and messages.
+    static func kubeconfigPath(target: TargetConfig, evidence: SchedulerEvidence) -> String? {
+        kubeconfigFile(target: target, evidence: evidence)?.path
     }
 }

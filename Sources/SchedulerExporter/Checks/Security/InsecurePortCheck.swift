@@ -29,9 +29,25 @@ public struct InsecurePortCheck: Check {
         version.map { " (running \($0), which serves the insecure port unless --port=0)" } ?? ""
     }
 
+    /// `--port` as the running process's command line states it (an absent flag counts only when
+    /// the whole command line was seen), else as the manifest does; port nil: the source sets none.
+    static func declaredPort(_ evidence: SchedulerEvidence) -> (port: Int?, subject: String, location: String)? {
+        if let commandLine = evidence.commandLine {
+            let (subject, location) = switch commandLine.source {
+            case .cmdline: ("the command line", "on the command line")
+            case .k3sConfig: ("k3s's config", "in k3s's config")
+            }
+            if let value = commandLine["port"] { return (Int(value), subject, location) }
+            if commandLine.complete { return (nil, subject, location) }
+        }
+        guard let manifest = evidence.manifest else { return nil }
+        return (manifest["port"].flatMap { Int($0) }, "the manifest", "in the manifest")
+    }
+
     public func evaluate(_ poll: PollResult, context: CheckContext) -> CheckOutput {
         let port = context.target.security.insecurePort
-        let manifestPort = context.evidence.manifest?["port"].flatMap { Int($0) }
+        let declared = Self.declaredPort(context.evidence)
+        let declaredPort = declared?.port
         var families: [OutputFamily] = []
         var answered = false
         var refused = 0
@@ -73,21 +89,21 @@ public struct InsecurePortCheck: Check {
             // The flag and the listener are gone, so neither a manifest --port nor a silent probe can mean open.
             let probe = probedClosed ? "port \(port) refuses connections; " : ""
             finding = SecurityFinding(Self.entry, .pass, "\(probe)removed in 1.23 (running \(version))")
-        } else if let manifestPort, manifestPort != 0 {
-            finding = SecurityFinding(Self.entry, .fail, "--port=\(manifestPort) in the manifest\(Self.servesByDefault(version))")
+        } else if let declared, let declaredPort, declaredPort != 0 {
+            finding = SecurityFinding(Self.entry, .fail, "--port=\(declaredPort) \(declared.location)\(Self.servesByDefault(version))")
         } else if probedClosed {
             finding = SecurityFinding(Self.entry, .pass, "port \(port) refuses connections\(Self.servesByDefault(version))")
-        } else if port == 0, manifestPort == 0 {
-            finding = SecurityFinding(Self.entry, .pass, "probe disabled; the manifest sets --port=0")
-        } else if port == 0, context.evidence.manifest != nil, manifestPort == nil {
+        } else if port == 0, let declared, declaredPort == 0 {
+            finding = SecurityFinding(Self.entry, .pass, "probe disabled; \(declared.subject) sets --port=0")
+        } else if port == 0, let declared, declaredPort == nil {
             if let version {
                 // Up to 1.22 an absent --port means the default, 10251: open.
-                finding = SecurityFinding(Self.entry, .fail, "the manifest sets no --port, so \(version) serves plain HTTP on 10251 (open by default up to 1.22)")
+                finding = SecurityFinding(Self.entry, .fail, "\(declared.subject) sets no --port, so \(version) serves plain HTTP on 10251 (open by default up to 1.22)")
             } else {
-                finding = SecurityFinding(Self.entry, .unknown, "probe disabled; the manifest sets no --port and the scheduler's version, which decides the default (open up to 1.22), is unknown")
+                finding = SecurityFinding(Self.entry, .unknown, "probe disabled; \(declared.subject) sets no --port and the scheduler's version, which decides the default (open up to 1.22), is unknown")
             }
         } else {
-            finding = SecurityFinding(Self.entry, .unknown, port == 0 ? "probe disabled and no manifest" : "port \(port) neither answered nor refused")
+            finding = SecurityFinding(Self.entry, .unknown, port == 0 ? "probe disabled and no command line or manifest" : "port \(port) neither answered nor refused")
         }
         return CheckOutput(families: families, findings: [finding])
     }
