@@ -16,7 +16,7 @@ import Yams
 ///     labels: {cluster: prod}
 ///     poll_interval: 30s
 ///     accept_compressed: false
-///     security: {insecure_port: 10251, nonloopback_addresses: [10.0.0.5], manifest_file: ..., kubeconfig_file: ..., cert_min_days: 30}
+///     security: {evidence_interval: 5m, insecure_port: 10251, nonloopback_addresses: [10.0.0.5], manifest_file: ..., kubeconfig_file: ..., cert_min_days: 30}
 ///     latency: {window: 5m, quantiles: [0.5, 0.9, 0.99]}
 /// ```
 public enum ConfigFile {
@@ -132,7 +132,8 @@ public enum ConfigFile {
         var manifest_file: String?
         var kubeconfig_file: String?
         var cert_min_days: Int?
-        enum CodingKeys: String, CodingKey, CaseIterable { case insecure_port, nonloopback_addresses, manifest_file, kubeconfig_file, cert_min_days }
+        var evidence_interval: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case insecure_port, nonloopback_addresses, manifest_file, kubeconfig_file, cert_min_days, evidence_interval }
     }
 
     private struct LatencyModel: Decodable {
@@ -164,6 +165,7 @@ public enum ConfigFile {
                 if let text = poll_interval ?? global.poll_interval { target.pollInterval = try PrometheusDuration.parse(text) }
                 if let text = timeout ?? global.timeout { target.timeout = try PrometheusDuration.parse(text) }
                 if let text = latency?.window { target.latency.window = try PrometheusDuration.parse(text) }
+                if let text = security?.evidence_interval { target.security.evidenceInterval = try PrometheusDuration.parse(text) }
             } catch {
                 throw ConfigError("\(prefix): \(error.message)")
             }
