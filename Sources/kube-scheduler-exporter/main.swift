@@ -72,6 +72,8 @@ struct ExporterCommand: ParsableCommand {
     var pollInterval: String?
     @Option(name: .customLong("timeout"), help: ArgumentHelp("Timeout of each request to the scheduler (default 10s).", valueName: "duration"))
     var timeout: String?
+    @Option(name: .customLong("check.evidence-interval"), help: ArgumentHelp("How long answers that change only with the scheduler's process or flags (configz, flagz, pprof, anonymous and invalid-token requests, legacy port, other addresses, TLS) are reused; a new scheduler process is asked at once; 0 asks every poll (default 5m).", valueName: "duration"))
+    var evidenceInterval: String?
     @Option(name: .customLong("check.insecure-port"), help: ArgumentHelp("Legacy plain-HTTP port the insecure_port_closed check connects to, on the targets and for /probe (default 10251; 0 disables).", valueName: "port"))
     var insecurePort: Int?
     @Option(name: .customLong("check.nonloopback-address"), help: ArgumentHelp("Non-loopback address on which the bind_address_loopback check tries the secure port (repeatable; default: the host's interface addresses).", valueName: "addr"))
@@ -171,6 +173,7 @@ struct ExporterCommand: ParsableCommand {
             if entry.kind == .metricsOnly { entry.applyInClusterDefaults() }
             if let pollInterval { entry.pollInterval = try Self.duration(pollInterval, flag: "--poll-interval") }
             if let timeout { entry.timeout = try Self.duration(timeout, flag: "--timeout") }
+            if let evidenceInterval { entry.security.evidenceInterval = try Self.duration(evidenceInterval, flag: "--check.evidence-interval") }
             if let insecurePort { entry.security.insecurePort = insecurePort }
             if !nonLoopbackAddresses.isEmpty { entry.security.nonLoopbackAddresses = nonLoopbackAddresses }
             if let manifestFile { entry.security.manifestFile = manifestFile }

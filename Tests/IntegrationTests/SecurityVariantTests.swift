@@ -147,8 +147,8 @@ import Testing
         }
     }
 
-    /// The TLS posture is observed with two new handshakes, so a successful observation stands
-    /// for `tlsObservationMaxAge` (60 s) instead of being repeated every poll; its gauges stay.
+    /// The TLS posture is observed with new handshakes, so a successful observation stands for the
+    /// evidence interval (default 5m) instead of being repeated every poll; its gauges stay.
     @Test func tlsObservationIsReusedBetweenPolls() async throws {
         let dir = try TempDirectory()
         defer { dir.remove() }
@@ -166,6 +166,44 @@ import Testing
         let observations = requests.filter { $0["path"] as? String == "/healthz" && ($0["authorization"] as? String) == nil }
         #expect(observations.count == 2, "one observing and one verifying handshake for 5+ polls: \(observations)")
         #expect(requests.filter { ($0["path"] as? String)?.hasPrefix("/metrics") == true }.count >= 5)
+    }
+
+    /// What rarely changes is asked once per evidence interval, what moves on every poll: each
+    /// request with a token costs the API server a TokenReview and a SubjectAccessReview.
+    @Test(arguments: [("5m", 1), ("0s", 5)])
+    func rarelyChangingEvidenceIsAskedOncePerInterval(interval: String, configzAtLeast: Int) async throws {
+        let dir = try TempDirectory()
+        defer { dir.remove() }
+        let simulator = try await Simulator.start(in: dir, variant: "zpages-gates")
+        defer { simulator.child.stop() }
+        let exporter = try await Exporter.start(["--target", simulator.url, "--ca-file", simulator.caFile,
+                                                 "--bearer-token-file", simulator.tokenFile, "--check.nonloopback-address", "127.0.0.2",
+                                                 "--check.insecure-port", closedPort(), "--check.evidence-interval", interval])
+        defer { exporter.child.stop() }
+        let body = try await exporter.scrape { (sampleValue($0, "kube_scheduler_polls_total") ?? 0) >= 6 }
+        #expect(status(body, "authorization_not_bypassed") == "pass", "flagz is still read from the kept answer")
+        #expect(status(body, "profiling_disabled") == "fail")
+        let token = try String(contentsOfFile: simulator.tokenFile, encoding: .utf8)
+        let lines = try String(contentsOfFile: simulator.requestLog, encoding: .utf8).split(separator: "\n")
+        let requests = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        /// Requests to `path` with the exporter's token, or (token: false) without any credential.
+        func count(_ path: String, token withToken: Bool) -> Int {
+            requests.filter {
+                ($0["path"] as? String)?.hasPrefix(path) == true
+                    && ($0["authorization"] as? String) == (withToken ? "Bearer \(token)" : nil)
+            }.count
+        }
+        #expect(count("/metrics", token: true) >= 6)
+        #expect(count("/readyz", token: true) >= 6)
+        if configzAtLeast == 1 {
+            for path in ["/configz", "/flagz", "/debug/pprof/"] { #expect(count(path, token: true) == 1, "\(path)") }
+            for path in ["/metrics", "/configz", "/statusz"] { #expect(count(path, token: false) == 1, "anonymous \(path)") }
+            let age = sampleValue(body, "kube_scheduler_evidence_age_seconds", "endpoint=\"configz\"")
+            #expect(age.map { $0 > 0 } == true, "the kept answer's age shows: \(String(describing: age))")
+            #expect(sampleValue(body, "kube_scheduler_evidence_age_seconds", "endpoint=\"metrics\",credential=\"exporter\"") == 0)
+        } else {
+            #expect(count("/configz", token: true) >= configzAtLeast, "0s asks every poll")
+        }
     }
 
     @Test func anonymousProbesNeverCarryTheToken() async throws {

@@ -148,3 +148,18 @@ def test_authorization_bypass_from_flagz_across_restarts(run):
         scheduler = run.scheduler(flags, leader_elect=False, port=scheduler.port, name=f"flagz-{restart}")
     print(f"flagz delimiters met over {sum(seen.values())} scheduler starts: {seen}")
     assert set(seen) == {": ", ":", "=", " "}
+
+
+def test_restarted_scheduler_is_asked_again_at_once(run):
+    """configz, pprof and the other rarely changing answers are kept for evidence_interval (5m by
+    default), but a new scheduler process (another process_start_time_seconds) is asked at once."""
+    plane = run.plane
+    scheduler = run.scheduler([], leader_elect=False)
+    exporter = run.exporter(run.target(scheduler))
+    exporter.wait_verdicts({"profiling_disabled": "fail"}, "real")
+    plane.stop_scheduler(scheduler)
+    run.schedulers.remove(scheduler)
+    run.scheduler(["--profiling=false"], leader_elect=False, port=scheduler.port, name="profiling-off-again")
+    scrape = exporter.wait_verdicts({"profiling_disabled": "pass"}, "real", timeout=30)
+    age = scrape.value("kube_scheduler_evidence_age_seconds", target="real", endpoint="configz", credential="exporter")
+    assert age is not None and age < 30

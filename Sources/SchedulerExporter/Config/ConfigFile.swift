@@ -17,7 +17,7 @@ import Yams
 ///     poll_interval: 30s
 ///     accept_compressed: false
 ///     security: {insecure_port: 10251, nonloopback_addresses: [10.0.0.5], manifest_file: ..., kubeconfig_file: ...,
-///                cert_min_days: 30, host_root: /, platform: auto}
+///                cert_min_days: 30, host_root: /, platform: auto, evidence_interval: 5m}
 ///     latency: {window: 5m, quantiles: [0.5, 0.9, 0.99]}
 ///   - name: eks                          # a managed control plane: only the scheduler's metrics
 ///     kind: metrics-only
@@ -145,8 +145,9 @@ public enum ConfigFile {
         var cert_min_days: Int?
         var host_root: String?
         var platform: String?
+        var evidence_interval: String?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case insecure_port, nonloopback_addresses, manifest_file, kubeconfig_file, cert_min_days, host_root, platform
+            case insecure_port, nonloopback_addresses, manifest_file, kubeconfig_file, cert_min_days, host_root, platform, evidence_interval
         }
     }
 
@@ -182,6 +183,7 @@ public enum ConfigFile {
                 if let text = poll_interval ?? global.poll_interval { target.pollInterval = try PrometheusDuration.parse(text) }
                 if let text = timeout ?? global.timeout { target.timeout = try PrometheusDuration.parse(text) }
                 if let text = latency?.window { target.latency.window = try PrometheusDuration.parse(text) }
+                if let text = security?.evidence_interval { target.security.evidenceInterval = try PrometheusDuration.parse(text) }
             } catch {
                 throw ConfigError("\(prefix): \(error.message)")
             }

@@ -201,6 +201,10 @@ public struct SecurityProbeConfig: Sendable {
     public var hostRoot = "/"
     /// Which distribution's file layout to use; `auto` detects it from the files under `hostRoot`.
     public var platform = PlatformChoice.auto
+    /// How long answers that change only with the scheduler's process or configuration (configz,
+    /// flagz, pprof, the anonymous and invalid-token requests, the legacy port, other addresses,
+    /// TLS) are reused; a new scheduler process is asked at once. Zero asks on every poll.
+    public var evidenceInterval: Duration = .seconds(300)
 
     public init() {}
 
@@ -209,6 +213,7 @@ public struct SecurityProbeConfig: Sendable {
             throw ConfigError("target \"\(target)\": insecure port \(insecurePort) out of range")
         }
         guard certMinDays >= 0 else { throw ConfigError("target \"\(target)\": cert_min_days must be >= 0") }
+        guard evidenceInterval >= .zero else { throw ConfigError("target \"\(target)\": evidence_interval must not be negative") }
         guard hostRoot.hasPrefix("/") else {
             throw ConfigError("target \"\(target)\": host_root must be an absolute path, got \"\(hostRoot)\"")
         }

@@ -33,15 +33,8 @@ public actor TargetPoller {
     private var schedulerPid: Int?
     /// Bucket counts of earlier polls, for the windowed quantiles and rates.
     private var latency: LatencyTracker
-    /// The last TLS posture observations (each a new handshake) that all stood, and when they were made.
-    private var tlsObservations: (madeAt: ContinuousClock.Instant, responses: [ProbeRequest: Result<HTTPResponse, HTTPClientError>])?
-
-    /// How long a successful TLS posture observation stands in for a new one. Its two extra
-    /// handshakes per cycle were a third of the exporter's CPU per poll (and cost the scheduler
-    /// as much); a serving certificate or TLS setting changes only with a scheduler restart, and
-    /// the alerts on it wait longer than this. A failed observation is retried on the next poll; a
-    /// refused TLS 1.0/1.1 handshake is not a failure but the answer (`TLSCheck.observationStands`).
-    public static let tlsObservationMaxAge: Duration = .seconds(60)
+    /// Answers that rarely change, fetched on `evidence_interval` rather than every poll.
+    private var evidenceCache: EvidenceCache
 
     public init(target: TargetConfig, client: CurlClient, store: SnapshotStore, checks: [any Check] = Checks.all,
                 passthrough: PassthroughFilter? = nil, passthroughResources: Bool = false, liveness: Liveness? = nil, logger: Logger) {
@@ -55,6 +48,7 @@ public actor TargetPoller {
         self.logger = logger
         self.latency = LatencyTracker(configuration: LatencyTrackerConfiguration(
             window: target.latency.window.seconds, quantiles: target.latency.quantiles))
+        self.evidenceCache = EvidenceCache(refreshInterval: target.security.evidenceInterval)
         self.cycle = PollCycle(target: target, client: client,
                                token: target.bearerTokenFile.map { BearerTokenFile(path: $0, target: target.name, logger: logger) }, logger: logger)
         // Visible from the first scrape: down until its first poll says otherwise, instead of
@@ -105,19 +99,24 @@ public actor TargetPoller {
         let planned = target.kind == .scheduler ? Self.plannedTarget(target) : target
         var requests = Checks.requests(checks, for: target, planned: planned)
         if passthroughResources { requests.insert(.metricsResources) }
-        let reusable = tlsObservations.flatMap { ContinuousClock.now - $0.madeAt < Self.tlsObservationMaxAge ? $0.responses : nil }
-        if let reusable { requests.subtract(reusable.keys) }
-        var poll = await cycle.run(requests)
-        if let reusable {
-            poll.responses.merge(reusable) { current, _ in current }
-            // A target that went down may come back as another process with another certificate
-            // or TLS setting: observe it afresh then instead of trusting the old answer for 60 s.
-            if !poll.up { tlsObservations = nil }
-        } else {
-            let observed = poll.responses.filter { $0.key.transport != .configured }
-            let allStand = observed.allSatisfy { TLSCheck.observationStands($0.key, $0.value) }
-            tlsObservations = !observed.isEmpty && allStand ? (.now, observed) : nil
+        var (fetch, reused) = evidenceCache.plan(requests, now: unixNow())
+        var poll = await cycle.run(fetch)
+        evidenceCache.record(poll.responses, at: poll.startedAt)
+        if poll.error(.metrics) != nil {
+            // No scheduler answered: the one that comes back may be another process with other
+            // flags, certificate and listeners. An HTTP error (401 while the API server is away)
+            // keeps the answers: asking again would only add reviews to an outage.
+            evidenceCache.forgetAll()
+        } else if evidenceCache.sawRestart(poll.metrics), !reused.isEmpty {
+            // Another process answered: what was kept described its predecessor, ask it now.
+            let refreshed = await cycle.run(Set(reused.keys))
+            evidenceCache.record(refreshed.responses, at: refreshed.startedAt)
+            poll.responses.merge(refreshed.responses) { _, new in new }
+            poll.duration += refreshed.duration
+            reused = [:]
         }
+        poll.responses.merge(reused.mapValues(\.outcome)) { current, _ in current }
+        let evidenceAges = EvidenceCache.ages(of: poll, reused: reused)
         // A metrics-only target runs on a managed control plane: this node is not its node.
         let evidence = target.kind == .scheduler
             ? poll.observeNodeFiles(for: target, processHint: schedulerPid)
@@ -126,6 +125,9 @@ public actor TargetPoller {
         let context = CheckContext(target: target, now: poll.startedAt, logger: logger, evidence: evidence)
 
         var families = pollFamilies(poll)
+        families.append(.gauge("kube_scheduler_evidence_age_seconds",
+                               "Age of the answer each check read, by endpoint and credential: 0 for what is fetched every poll (/metrics, health), up to evidence_interval for what rarely changes (configz, flagz, pprof, anonymous and invalid-token requests, the legacy port, other addresses, TLS observations).",
+                               evidenceAges))
         let output = Checks.evaluate(checks, poll, context: context)
         families += output.families
         families += SecurityFindingFamilies.render(output.findings)

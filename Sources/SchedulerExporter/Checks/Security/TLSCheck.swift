@@ -107,7 +107,7 @@ public struct TLSCheck: Check {
         return !["no protocols available", "no ciphers available", "cipher list"].contains { error.message.contains($0) }
     }
 
-    /// Whether an observation is an answer worth keeping for `TargetPoller.tlsObservationMaxAge`:
+    /// Whether an observation is an answer worth keeping for the evidence interval (`EvidenceCache`):
     /// a refused legacy handshake is the answer that check wants, not a failure to retry.
     static func observationStands(_ request: ProbeRequest, _ outcome: Result<HTTPResponse, HTTPClientError>) -> Bool {
         switch outcome {
