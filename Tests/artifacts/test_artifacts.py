@@ -233,8 +233,12 @@ def test_kustomization_lists_every_manifest():
 
 def test_clusterrole_grants_only_get_on_probed_paths():
     role = kubernetes_documents()[("ClusterRole", "kube-scheduler-exporter")]
-    assert len(role["rules"]) == 1
-    rule = role["rules"][0]
+    (rule,) = [r for r in role["rules"] if "nonResourceURLs" in r]
+    # Besides the scheduler's paths, only what --web.kubernetes-auth needs: creating reviews.
+    reviews = [r for r in role["rules"] if "nonResourceURLs" not in r]
+    assert sorted((r["apiGroups"], r["resources"], r["verbs"]) for r in reviews) == [
+        (["authentication.k8s.io"], ["tokenreviews"], ["create"]),
+        (["authorization.k8s.io"], ["subjectaccessreviews"], ["create"])]
     assert rule["verbs"] == ["get"]
     assert set(rule) == {"nonResourceURLs", "verbs"}, "no resources, apiGroups or resourceNames"
     urls = set(rule["nonResourceURLs"])
