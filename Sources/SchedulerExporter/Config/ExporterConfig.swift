@@ -174,7 +174,7 @@ public struct TargetConfig: Sendable {
     static let ownLabels: Set<String> = [
         "target", "endpoint", "check", "reason", "status", "severity", "cis_id", "path", "port",
         "address", "source", "kind", "quantile", "result", "queue", "version", "name", "stage",
-        "extension_point", "metric", "le", "plugin", "file", "format",
+        "extension_point", "metric", "le", "plugin", "file", "format", "credential",
     ]
 
     /// `kubernetes_build_info`'s labels, from Kubernetes 1.13 to 1.35.
