@@ -1,5 +1,8 @@
-// Parser throughput: `exposition-bench FILE...` prints `FILE BYTES MB/s` per file.
-// Build with `-c release`; debug numbers say nothing.
+// Parser throughput: `exposition-bench [--lazy] FILE...` prints `FILE BYTES MB/s` per file.
+// By default every parse does the work a consumer that needs the data does, as Go's
+// expfmt.TextParser does: every family name, every sample's name, label names and values and
+// value are materialised and folded into a checksum. `--lazy` measures the parse alone (samples
+// indexed, labels and values decoded only when asked for). Build with `-c release`.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -22,9 +25,33 @@ func readFile(_ path: String) -> [UInt8]? {
 
 /// Parses once and returns something derived from every sample, so the work cannot be elided.
 @inline(never)
-func parseOnce(_ bytes: [UInt8], _ options: ParseOptions) throws(ParseError) -> Int {
+func parseLazily(_ bytes: [UInt8], _ options: ParseOptions) throws(ParseError) -> Int {
     let document = try ExpositionDocument(bytes: bytes, options: options)
     return document.sampleCount &+ document.familyCount
+}
+
+@inline(__always)
+func fold(_ hash: Int, _ text: String) -> Int {
+    var hash = hash
+    for byte in text.utf8 { hash = hash &* 31 &+ Int(byte) }
+    return hash
+}
+
+/// Parses once and touches what Go's TextParser builds: every family name, and every sample's
+/// name, label pairs and value, each as a String or Double.
+@inline(never)
+func parseWithEqualWork(_ bytes: [UInt8], _ options: ParseOptions) throws(ParseError) -> Int {
+    let document = try ExpositionDocument(bytes: bytes, options: options)
+    var hash = 0
+    for family in document.families {
+        hash = fold(hash, family.name)
+        for sample in family.samples {
+            hash = fold(hash, sample.name)
+            for label in sample.labels { hash = fold(fold(hash, label.name), label.value) }
+            hash = hash &* 31 &+ Int(truncatingIfNeeded: sample.value.bitPattern)
+        }
+    }
+    return hash
 }
 
 func printToStandardError(_ line: String) {
@@ -43,11 +70,14 @@ func seconds(_ duration: Duration) -> Double {
     return Double(whole) + Double(attoseconds) / 1e18
 }
 
-let paths = CommandLine.arguments.dropFirst()
+var paths = Array(CommandLine.arguments.dropFirst())
+let lazy = paths.first == "--lazy"
+if lazy { paths.removeFirst() }
 if paths.isEmpty {
-    print("usage: exposition-bench FILE...")
+    print("usage: exposition-bench [--lazy] FILE...")
     exit(2)
 }
+let parseOnce = lazy ? parseLazily : parseWithEqualWork
 // EXPOSITION_BENCH_FAMILIES=a,b measures a selective parse that skips all other families.
 let selectedFamilies = getenv("EXPOSITION_BENCH_FAMILIES").map { String(cString: $0) } ?? ""
 let options = ParseOptions(families: selectedFamilies.isEmpty ? nil : Set(selectedFamilies.split(separator: ",").map(String.init)))
