@@ -167,6 +167,37 @@ public struct Sample: Sendable {
         }
     }
 
+    /// The full sample name as bytes of the body, without allocating. The buffer is valid only
+    /// inside `body`.
+    public func withNameBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try storage.bytes.withUnsafeBufferPointer { text in
+            try body(UnsafeBufferPointer(rebasing: text[Int(record.nameStart)..<Int(record.nameEnd)]))
+        }
+    }
+
+    /// Calls `body` with each label's name and escape-decoded value as bytes, in text order,
+    /// without building a String per pair: what a consumer that matches or hashes labels needs.
+    /// The buffers are valid only inside `body`.
+    public func forEachLabel(_ body: (_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
+        let hasEscapes = record.flags & SampleRecord.labelsHaveEscapes != 0
+        try storage.bytes.withUnsafeBufferPointer { text in
+            var cursor = LabelCursor(body: text, start: Int(record.labelsStart), end: Int(record.labelsEnd))
+            // Only a value with a backslash is copied, into one buffer reused for the sample.
+            var decoded: [UInt8] = []
+            while let (name, value) = cursor.next() {
+                let raw = UnsafeBufferPointer(rebasing: text[value])
+                let nameBytes = UnsafeBufferPointer(rebasing: text[name])
+                if hasEscapes && raw.contains(UInt8(ascii: "\\")) {
+                    decoded.removeAll(keepingCapacity: true)
+                    unescape(raw, into: &decoded)
+                    try decoded.withUnsafeBufferPointer { try body(nameBytes, $0) }
+                } else {
+                    try body(nameBytes, raw)
+                }
+            }
+        }
+    }
+
     private func findLabel(_ query: UnsafeBufferPointer<UInt8>, in body: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
         var cursor = LabelCursor(body: body, start: Int(record.labelsStart), end: Int(record.labelsEnd))
         while let (name, value) = cursor.next() {
@@ -201,27 +232,52 @@ struct LabelCursor {
     }
 
     mutating func next() -> (name: Range<Int>, value: Range<Int>)? {
-        while position < end && (isBlank(body[position]) || body[position] == UInt8(ascii: ",")) { position += 1 }
+        while position < end && (isBlank(body[position]) || body[position] == UInt8(ascii: ",")) { position &+= 1 }
         guard position < end else { return nil }
         let nameStart = position
-        while isLabelNameChar(body[position]) { position += 1 }
-        let nameEnd = position
-        while body[position] != UInt8(ascii: "\"") { position += 1 }
-        position += 1
+        // Validated text: a name is followed by optional blanks and `=`, a value by its closing
+        // quote, so both ends are found by a word-at-a-time search.
+        position = firstByte(UInt8(ascii: "="), or: UInt8(ascii: "="), from: position)
+        var nameEnd = position
+        while nameEnd > nameStart && isBlank(body[nameEnd &- 1]) { nameEnd &-= 1 }
+        position = firstByte(UInt8(ascii: "\""), or: UInt8(ascii: "\""), from: position) &+ 1
         let valueStart = position
-        while body[position] != UInt8(ascii: "\"") {
-            position += body[position] == UInt8(ascii: "\\") ? 2 : 1
+        while true {
+            position = firstByte(UInt8(ascii: "\""), or: UInt8(ascii: "\\"), from: position)
+            if position >= end || body[position] == UInt8(ascii: "\"") { break }
+            position &+= 2
         }
         let valueEnd = position
-        position += 1
+        position &+= 1
         return (nameStart..<nameEnd, valueStart..<valueEnd)
+    }
+
+    /// The index of the first `a` or `b` at or after `start`, or `end`.
+    @inline(__always) private func firstByte(_ a: UInt8, or b: UInt8, from start: Int) -> Int {
+        guard let base = body.baseAddress else { return end }
+        var i = start
+        let patternA = UInt64(a) &* 0x0101_0101_0101_0101
+        let patternB = UInt64(b) &* 0x0101_0101_0101_0101
+        while i &+ 8 <= end {
+            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+            let found = hasZeroByte(word ^ patternA) | hasZeroByte(word ^ patternB)
+            if found != 0 { return i &+ found.trailingZeroBitCount / 8 }
+            i &+= 8
+        }
+        while i < end && base[i] != a && base[i] != b { i &+= 1 }
+        return i
     }
 }
 
 /// Decodes `\\`, `\"` and `\n`; any other byte after a backslash is kept as is.
 func unescape(_ raw: UnsafeBufferPointer<UInt8>) -> String {
     var decoded: [UInt8] = []
-    decoded.reserveCapacity(raw.count)
+    unescape(raw, into: &decoded)
+    return String(decoding: decoded, as: UTF8.self)
+}
+
+func unescape(_ raw: UnsafeBufferPointer<UInt8>, into decoded: inout [UInt8]) {
+    decoded.reserveCapacity(decoded.count + raw.count)
     var i = 0
     while i < raw.count {
         let c = raw[i]
@@ -234,7 +290,6 @@ func unescape(_ raw: UnsafeBufferPointer<UInt8>) -> String {
             i += 1
         }
     }
-    return String(decoding: decoded, as: UTF8.self)
 }
 
 extension DocumentStorage {

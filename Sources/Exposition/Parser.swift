@@ -604,6 +604,6 @@ struct Parser {
 
 /// Nonzero with the high bit set in each byte of `word` that is zero (and possibly in bytes
 /// after one, never before it), which is all the first-match search needs.
-@inline(__always) private func hasZeroByte(_ word: UInt64) -> UInt64 {
+@inline(__always) func hasZeroByte(_ word: UInt64) -> UInt64 {
     (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080
 }

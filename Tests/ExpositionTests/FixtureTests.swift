@@ -32,6 +32,30 @@ import Testing
         }
     }
 
+    @Test(arguments: Fixtures.captures)
+    func labelBytesAgreeWithTheSampleLines(capture: String) throws {
+        let bytes = try Fixtures.metrics(capture)
+        // Independent of the parser: the captures' label values hold no `,` `"` or `}`, so a
+        // sample line splits on them.
+        let sampleLines = String(decoding: bytes, as: UTF8.self).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        var index = 0
+        for family in try ExpositionDocument(bytes: bytes).families {
+            for sample in family.samples {
+                let line = sampleLines[index]
+                index += 1
+                var expected: [String] = []
+                if let open = line.firstIndex(of: "{"), let close = line.lastIndex(of: "}") {
+                    expected = line[line.index(after: open)..<close].split(separator: ",").map { $0.replacingOccurrences(of: "\"", with: "") }
+                }
+                var seen: [String] = []
+                sample.forEachLabel { name, value in seen.append(String(decoding: name, as: UTF8.self) + "=" + String(decoding: value, as: UTF8.self)) }
+                #expect(seen == expected, "line \(index): \(line)")
+                #expect(sample.withNameBytes { String(decoding: $0, as: UTF8.self) } == String(line.prefix { $0 != "{" && $0 != " " }))
+            }
+        }
+        #expect(index == sampleLines.count)
+    }
+
     @Test func defaultAfterLoadHasTheKnownShape() throws {
         let document = try ExpositionDocument(bytes: Fixtures.metrics("default-after-load"))
         #expect(document.familyCount == 214)

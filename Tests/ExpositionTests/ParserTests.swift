@@ -11,6 +11,24 @@ import Testing
         #expect(labelsEqual(sample.labels, [("l", "x\\y\"z\nw"), ("plain", "p")]))
     }
 
+    @Test func labelBytesAreDecodedWithoutStrings() throws {
+        // Blanks around `=` and `,`, an `=` and escapes inside values, a long value that spans
+        // several eight-byte words, and an empty value.
+        let text = #"a{ l = "x\\y\"z\nw" ,eq="k=v",long="abcdefghijklmnopqrstuvwxyz0123456789",e="", plain="p" } 1"# + "\n"
+        let sample = try #require(try parse(text).family(named: "a")?.samples.first)
+        var seen: [Label] = []
+        sample.forEachLabel { name, value in
+            seen.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        }
+        let expected: [Label] = [
+            ("l", "x\\y\"z\nw"), ("eq", "k=v"), ("long", "abcdefghijklmnopqrstuvwxyz0123456789"), ("e", ""), ("plain", "p"),
+        ]
+        #expect(labelsEqual(seen, expected))
+        #expect(labelsEqual(sample.labels, expected))
+        #expect(sample.label("plain") == "p")
+        #expect(sample.withNameBytes { String(decoding: $0, as: UTF8.self) } == "a")
+    }
+
     @Test func helpEscapesAreDecoded() throws {
         let document = try parse("# HELP a line1\\nline2 back\\\\slash \"quoted\"\na 1\n")
         #expect(document.family(named: "a")?.help == "line1\nline2 back\\slash \"quoted\"")
