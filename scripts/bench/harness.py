@@ -193,6 +193,16 @@ def rss_bytes(pid: int) -> int:
         return int(handle.read().split()[1]) * PAGE_SIZE
 
 
+def rss_split(pid: int) -> tuple[int, int]:
+    """(anonymous, file-backed) resident bytes: heap and stacks vs mapped binary and libraries."""
+    fields = {}
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            name, _, value = line.partition(":")
+            fields[name] = value.split()
+    return int(fields["RssAnon"][0]) * 1024, int(fields["RssFile"][0]) * 1024
+
+
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 

@@ -50,10 +50,14 @@ public struct GzippedBody: Sendable {
 
 /// Latest snapshot per target, swapped in whole. Readers copy the dictionary out under the lock
 /// (copy-on-write makes that a retain), so a scrape never waits on a poll, and vice versa.
+/// It also keeps the page last rendered from them per format, dropped on the next publish: a
+/// page is all targets' text (4-5 MB at 100 targets), and with many targets a publish comes
+/// before the next scrape, so a page kept until then would only hold memory.
 public final class SnapshotStore: Sendable {
     private struct State: Sendable {
         var version: UInt64 = 0
         var snapshots: [String: PublishedSnapshot] = [:]
+        var pages: [ExpositionFormat: ByteBuffer] = [:]
     }
     private let state = Mutex(State())
     /// Target names in configuration order, so output order does not depend on hashing.
@@ -66,16 +70,38 @@ public final class SnapshotStore: Sendable {
     public func publish(_ snapshot: TargetSnapshot) {
         // Rendered by the publishing poller, outside the lock.
         let published = PublishedSnapshot(snapshot)
-        state.withLock {
-            $0.snapshots[snapshot.target] = published
-            $0.version &+= 1
+        let stalePages = state.withLock { state in
+            state.snapshots[snapshot.target] = published
+            state.version &+= 1
+            defer { state.pages.removeAll() }
+            return state.pages
         }
+        // Freed outside the lock.
+        _ = stalePages
     }
 
     /// The snapshots in configuration order, with a version that changes on every publish.
     public func read() -> (version: UInt64, snapshots: [PublishedSnapshot]) {
         let (version, snapshots) = state.withLock { ($0.version, $0.snapshots) }
         return (version, targetOrder.compactMap { snapshots[$0] })
+    }
+
+    /// The page for `format` as `render` makes it from the current snapshots, rendered at most
+    /// once per publish (outside the lock; a page rendered while a publish came in is returned
+    /// but not kept).
+    public func page(_ format: ExpositionFormat, render: ([PublishedSnapshot]) -> ByteBuffer) -> ByteBuffer {
+        if let cached = state.withLock({ $0.pages[format] }) { return cached }
+        let (version, snapshots) = read()
+        let page = render(snapshots)
+        state.withLock { state in
+            if state.version == version { state.pages[format] = page }
+        }
+        return page
+    }
+
+    /// Whether a page for `format` is kept, for tests.
+    func hasPage(_ format: ExpositionFormat) -> Bool {
+        state.withLock { $0.pages[format] != nil }
     }
 
     public func snapshot(for target: String) -> PublishedSnapshot? {

@@ -2,17 +2,12 @@ import Exposition
 import NIOCore
 import Synchronization
 
-/// Renders `/metrics`: the targets' families from the snapshot store, cached per format until a
-/// snapshot changes (so scrapes between polls cost a buffer retain), plus the exporter's own
-/// families rendered fresh on each scrape.
+/// Renders `/metrics`: the targets' families from the snapshot store, cached by the store per
+/// format until a snapshot changes (so scrapes between polls cost a buffer retain), plus the
+/// exporter's own families rendered fresh on each scrape.
 public final class MetricsPage: Sendable {
     let store: SnapshotStore
     let rejections: RequestRejections
-    private struct Rendered: Sendable {
-        var version: UInt64
-        var body: ByteBuffer
-    }
-    private let cache = Mutex<[ExpositionFormat: Rendered]>([:])
     private struct RenderedProcessPart: Sendable {
         var renderedAt: ContinuousClock.Instant
         var bytes: [UInt8]
@@ -56,13 +51,11 @@ public final class MetricsPage: Sendable {
     }
 
     private func targetsBody(format: ExpositionFormat) -> ByteBuffer {
-        let (version, snapshots) = store.read()
-        if let cached = cache.withLock({ $0[format] }), cached.version == version { return cached.body }
-        var bytes: [UInt8] = []
-        ExpositionWriter.render(snapshots.map(\.families), format: format, into: &bytes, terminate: false)
-        let body = ByteBuffer(bytes: bytes)
-        cache.withLock { $0[format] = Rendered(version: version, body: body) }
-        return body
+        store.page(format) { snapshots in
+            var bytes: [UInt8] = []
+            ExpositionWriter.render(snapshots.map(\.families), format: format, into: &bytes, terminate: false)
+            return ByteBuffer(bytes: bytes)
+        }
     }
 
     private func selfFamilies() -> [OutputFamily] {
