@@ -1,7 +1,11 @@
-/// Families rendered ahead of time, in both formats, as one byte array per format: what a target
+/// Families rendered ahead of time as text-format lines in one byte array: what a target
 /// publishes after each poll. Holding a few hundred samples as label arrays and strings cost
-/// ~100 KB per target in small allocations; the rendered lines cost about a third of that, and a
-/// page is then assembled by copying byte ranges.
+/// ~100 KB per target in small allocations; the rendered lines cost about a fifth of that, and a
+/// page is then assembled by copying byte ranges. OpenMetrics lines differ from text lines only
+/// by a `.0` on integral values for most families, so they are derived from the text lines
+/// while a page is assembled; only the families whose lines differ otherwise (sample names of
+/// info, stateset, gauge histograms and counters without `_total`, or timestamps) keep their
+/// own OpenMetrics lines.
 public struct RenderedFamilies: Sendable {
     /// One family: its header facts and where its sample lines are in each format's bytes.
     public struct Entry: Sendable {
@@ -10,7 +14,8 @@ public struct RenderedFamilies: Sendable {
         let type: MetricType
         let unit: String?
         let textLines: Range<Int>
-        let openMetricsLines: Range<Int>
+        /// nil: derived from `textLines`.
+        let openMetricsLines: Range<Int>?
 
         /// The header as `ExpositionWriter` writes it (the samples are not needed for it).
         var header: OutputFamily { OutputFamily(name: name, help: help, type: type, unit: unit) }
@@ -30,12 +35,16 @@ public struct RenderedFamilies: Sendable {
             let problems = ExpositionWriter.problems(in: family)
             precondition(problems.isEmpty, "RenderedFamilies: \(problems.joined(separator: "; "))")
             let textStart = text.count
-            let openMetricsStart = openMetrics.count
             ExpositionWriter.writeSamples(family, format: .prometheusText, into: &text)
-            ExpositionWriter.writeSamples(family, format: .openMetrics, into: &openMetrics)
+            var openMetricsLines: Range<Int>?
+            if !Self.openMetricsLinesFollowFromText(family) {
+                let openMetricsStart = openMetrics.count
+                ExpositionWriter.writeSamples(family, format: .openMetrics, into: &openMetrics)
+                openMetricsLines = openMetricsStart..<openMetrics.count
+            }
             entries.append(Entry(
                 name: family.name, help: family.help, type: family.type, unit: family.unit,
-                textLines: textStart..<text.count, openMetricsLines: openMetricsStart..<openMetrics.count))
+                textLines: textStart..<text.count, openMetricsLines: openMetricsLines))
         }
         self.entries = entries
         // Exact-size copies: appending left up to twice the needed capacity, kept for a whole
@@ -53,10 +62,45 @@ public struct RenderedFamilies: Sendable {
         }
     }
 
-    func lines(of entry: Entry, format: ExpositionFormat) -> ArraySlice<UInt8> {
+    /// Whether a family's OpenMetrics sample lines are its text lines with `.0` on integral values:
+    /// the same sample names in both formats (see `appendSampleName`) and no timestamps.
+    static func openMetricsLinesFollowFromText(_ family: OutputFamily) -> Bool {
+        let sameNames = switch family.type {
+        case .gauge, .untyped, .unknown, .histogram, .summary: true
+        case .counter: family.name.hasSuffix("_total")
+        case .info, .stateset, .gaugehistogram: false
+        }
+        return sameNames && family.samples.allSatisfy { $0.timestampMs == nil }
+    }
+
+    func appendLines(of entry: Entry, format: ExpositionFormat, into buffer: inout [UInt8]) {
         switch format {
-        case .prometheusText: text[entry.textLines]
-        case .openMetrics: openMetrics[entry.openMetricsLines]
+        case .prometheusText:
+            buffer.append(contentsOf: text[entry.textLines])
+        case .openMetrics:
+            if let own = entry.openMetricsLines {
+                buffer.append(contentsOf: openMetrics[own])
+            } else {
+                Self.appendOpenMetrics(fromText: text[entry.textLines], into: &buffer)
+            }
+        }
+    }
+
+    /// Copies `name{labels} value` lines, adding the `.0` OpenMetrics gives integral values: a
+    /// value Go's formatting wrote without `.` or exponent that is not NaN or an infinity.
+    static func appendOpenMetrics(fromText lines: ArraySlice<UInt8>, into buffer: inout [UInt8]) {
+        var lineStart = lines.startIndex
+        while lineStart < lines.endIndex {
+            let lineEnd = lines[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? lines.endIndex
+            // No timestamps here and label values escape newlines, so the value is the last token.
+            let valueStart = (lines[lineStart..<lineEnd].lastIndex(of: UInt8(ascii: " ")) ?? lineStart - 1) + 1
+            buffer.append(contentsOf: lines[lineStart..<lineEnd])
+            let integral = !lines[valueStart..<lineEnd].contains {
+                $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "N") || $0 == UInt8(ascii: "I")
+            }
+            if integral && valueStart < lineEnd { buffer.append(contentsOf: ".0".utf8) }
+            buffer.append(UInt8(ascii: "\n"))
+            lineStart = lineEnd + 1
         }
     }
 
@@ -84,7 +128,7 @@ extension ExpositionWriter {
             writeHeader(first.header, format: format, into: &buffer)
             for (partIndex, entryIndex) in holding {
                 let part = parts[partIndex]
-                buffer.append(contentsOf: part.lines(of: part.entries[entryIndex], format: format))
+                part.appendLines(of: part.entries[entryIndex], format: format, into: &buffer)
             }
         }
         if format == .openMetrics && terminate { buffer.append(contentsOf: "# EOF\n".utf8) }

@@ -37,6 +37,40 @@ import Testing
         #expect(String(decoding: assembled, as: UTF8.self) == String(decoding: direct, as: UTF8.self))
     }
 
+    /// Values and names where the OpenMetrics lines derived from text lines could go wrong.
+    static let derivationCases: [OutputFamily] = [
+        OutputFamily(name: "values", help: "Values.", type: .gauge, samples: [
+            OutputSample(labels: [("v", "zero")], value: 0), OutputSample(labels: [("v", "negzero")], value: -0.0),
+            OutputSample(labels: [("v", "int")], value: -42), OutputSample(labels: [("v", "big")], value: 1e21),
+            OutputSample(labels: [("v", "bigint")], value: 123_456_789_012), OutputSample(labels: [("v", "frac")], value: 0.25),
+            OutputSample(labels: [("v", "nan")], value: .nan), OutputSample(labels: [("v", "inf")], value: .infinity),
+            OutputSample(labels: [("v", "a value with spaces 1 2")], value: 7),
+            OutputSample(labels: [("v", "newline\n and \"quote\" 3")], value: 8),
+        ]),
+        OutputFamily(name: "requests", help: "A counter without _total.", type: .counter, samples: [OutputSample(value: 5)]),
+        OutputFamily(name: "stamped", help: "With a timestamp.", type: .gauge, samples: [OutputSample(value: 1, timestampMs: 1_700_000_000_123)]),
+        OutputFamily(name: "lat", help: "H.", type: .histogram, samples: [
+            OutputSample(suffix: "_bucket", labels: [("le", "1")], value: 3), OutputSample(suffix: "_sum", value: 1.5),
+            OutputSample(suffix: "_count", value: 3),
+        ]),
+        OutputFamily(name: "unlabelled", help: "", type: .untyped, samples: [OutputSample(value: 2)]),
+    ]
+
+    @Test(arguments: [ExpositionFormat.prometheusText, .openMetrics])
+    func derivedOpenMetricsLinesMatchTheWriter(format: ExpositionFormat) {
+        var assembled: [UInt8] = []
+        ExpositionWriter.render([RenderedFamilies(Self.derivationCases)], format: format, into: &assembled)
+        let direct = ExpositionWriter.render(Self.derivationCases, format: format)
+        #expect(String(decoding: assembled, as: UTF8.self) == String(decoding: direct, as: UTF8.self))
+    }
+
+    @Test func onlyFamiliesWhoseNamesOrTimestampsDifferKeepOpenMetricsLines() {
+        let rendered = RenderedFamilies(Self.derivationCases)
+        let kept = rendered.entries.filter { $0.openMetricsLines != nil }.map(\.name)
+        #expect(kept == ["requests", "stamped"])
+        #expect(rendered.openMetrics.count < rendered.text.count / 4)
+    }
+
     @Test func partOrderIsLineOrderWithinAFamily() {
         let first = RenderedFamilies([.init(name: "g", help: "G.", type: .gauge, samples: [OutputSample(labels: [("t", "1")], value: 1)])])
         let second = RenderedFamilies([.init(name: "g", help: "G.", type: .gauge, samples: [OutputSample(labels: [("t", "2")], value: 2)])])
