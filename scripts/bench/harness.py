@@ -203,6 +203,19 @@ def rss_split(pid: int) -> tuple[int, int]:
     return int(fields["RssAnon"][0]) * 1024, int(fields["RssFile"][0]) * 1024
 
 
+def run_queue_wait_seconds(pid: int) -> float:
+    """Time the process's threads spent runnable but waiting for a core (/proc/PID/task/*/schedstat,
+    second field; needs schedstats, which Debian kernels have)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as handle:
+                total += int(handle.read().split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a thread that ended meanwhile
+    return total / 1e9
+
+
 def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
