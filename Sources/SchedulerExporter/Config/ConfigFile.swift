@@ -89,17 +89,7 @@ public enum ConfigFile {
     ])
 
     private static func describe(_ error: any Error) -> String {
-        if let error = error as? YamlError {
-            // Yams' own description quotes the offending YAML.
-            switch error {
-            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-                return "invalid YAML: \(problem) at line \(mark.line), column \(mark.column)"
-            case .duplicatedKeysInMapping(let duplicates, let context):
-                return "duplicate key \(duplicates.joined(separator: ", ")) at line \(context.mark.line)"
-            default:
-                return "invalid YAML"
-            }
-        }
+        if let yaml = YAMLErrorText.describe(error) { return yaml }
         switch error {
         case DecodingError.keyNotFound(let key, let context):
             return "missing key \"\(key.stringValue)\" at \(path(context))"

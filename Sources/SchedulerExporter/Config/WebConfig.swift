@@ -186,15 +186,7 @@ public struct WebConfig: Sendable, Equatable {
     }
 
     private static func describe(_ error: any Error) -> String {
-        guard let error = error as? YamlError else { return "invalid YAML" }
-        switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-            return "invalid YAML: \(problem) at line \(mark.line), column \(mark.column)"
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return "duplicate key \(duplicates.joined(separator: ", ")) at line \(context.mark.line)"
-        default:
-            return "invalid YAML"
-        }
+        YAMLErrorText.describe(error) ?? "invalid YAML"
     }
 }
 

@@ -20,9 +20,7 @@ import Testing
         defer { simulator.cleanUp() }
         let client = CurlClient()
         defer { client.shutdown() }
-        var target = simulator.target(name: "eks")
-        target.kind = .metricsOnly
-        target.metricsPath = TargetConfig.eksSchedulerMetricsPath
+        let target = simulator.metricsOnlyTarget()
         let store = SnapshotStore(targetOrder: [target.name])
         let poller = TargetPoller(target: target, client: client, store: store,
                                   passthrough: PassthroughFilter(pattern: ExporterConfig.defaultPassthroughFamilies), logger: Logger(label: "test"))
@@ -60,9 +58,7 @@ import Testing
         defer { simulator.cleanUp() }
         let client = CurlClient()
         defer { client.shutdown() }
-        var target = simulator.target(name: "eks")
-        target.kind = .metricsOnly
-        target.metricsPath = TargetConfig.eksSchedulerMetricsPath
+        var target = simulator.metricsOnlyTarget()
         let tokenFile = simulator.directory + "/nobody-token"
         try "nobody-token-unit".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         target.bearerTokenFile = tokenFile

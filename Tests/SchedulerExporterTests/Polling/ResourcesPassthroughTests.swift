@@ -45,9 +45,7 @@ import Testing
         defer { simulator.cleanUp() }
         let client = CurlClient()
         defer { client.shutdown() }
-        var target = simulator.target(name: "eks")
-        target.kind = .metricsOnly
-        target.metricsPath = TargetConfig.eksSchedulerMetricsPath
+        let target = simulator.metricsOnlyTarget()
         let poller = TargetPoller(target: target, client: client, store: SnapshotStore(targetOrder: [target.name]),
                                   passthroughResources: true, logger: Logger(label: "test"))
         let snapshot = await poller.pollOnce()

@@ -57,6 +57,14 @@ final class SimulatorTarget: Sendable {
         return target
     }
 
+    /// `target(name:)` as a managed control plane exposes it: only the metrics, on EKS's path.
+    func metricsOnlyTarget(name: String = "eks") -> TargetConfig {
+        var target = target(name: name)
+        target.kind = .metricsOnly
+        target.metricsPath = TargetConfig.eksSchedulerMetricsPath
+        return target
+    }
+
     func stop() async throws {
         try await simulator.stop()
     }
