@@ -255,17 +255,7 @@ struct LabelCursor {
     /// The index of the first `a` or `b` at or after `start`, or `end`.
     @inline(__always) private func firstByte(_ a: UInt8, or b: UInt8, from start: Int) -> Int {
         guard let base = body.baseAddress else { return end }
-        var i = start
-        let patternA = UInt64(a) &* 0x0101_0101_0101_0101
-        let patternB = UInt64(b) &* 0x0101_0101_0101_0101
-        while i &+ 8 <= end {
-            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-            let found = hasZeroByte(word ^ patternA) | hasZeroByte(word ^ patternB)
-            if found != 0 { return i &+ found.trailingZeroBitCount / 8 }
-            i &+= 8
-        }
-        while i < end && base[i] != a && base[i] != b { i &+= 1 }
-        return i
+        return firstOccurrence(of: a, b, b, in: base, from: start, end: end)
     }
 }
 

@@ -572,24 +572,7 @@ struct Parser {
 
     /// Skips label value bytes that are none of `"`, `\`, `\n`, eight at a time.
     @inline(__always) func skipPlainLabelValueBytes(_ start: Int) -> Int {
-        var i = start
-        while i + 8 <= count {
-            let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-            let special = hasZeroByte(word ^ 0x2222_2222_2222_2222)
-                | hasZeroByte(word ^ 0x5C5C_5C5C_5C5C_5C5C)
-                | hasZeroByte(word ^ 0x0A0A_0A0A_0A0A_0A0A)
-            if special != 0 {
-                // Little-endian: the lowest flagged byte is the first special one.
-                return i + special.trailingZeroBitCount / 8
-            }
-            i += 8
-        }
-        while i < count {
-            let c = base[i]
-            if c == quote || c == backslash || c == newline { return i }
-            i += 1
-        }
-        return i
+        firstOccurrence(of: quote, backslash, newline, in: base, from: start, end: count)
     }
 
     /// Exact duplicate check: rescans the names before `nameStart` in this label block.
@@ -600,6 +583,28 @@ struct Parser {
         }
         return false
     }
+}
+
+/// The index of the first of `a`, `b` or `c` in `base[start..<end]`, or `end`; compares eight
+/// bytes at a time.
+@inline(__always) func firstOccurrence(of a: UInt8, _ b: UInt8, _ c: UInt8, in base: UnsafePointer<UInt8>, from start: Int, end: Int) -> Int {
+    let patternA = UInt64(a) &* 0x0101_0101_0101_0101
+    let patternB = UInt64(b) &* 0x0101_0101_0101_0101
+    let patternC = UInt64(c) &* 0x0101_0101_0101_0101
+    var i = start
+    while i &+ 8 <= end {
+        let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+        let found = hasZeroByte(word ^ patternA) | hasZeroByte(word ^ patternB) | hasZeroByte(word ^ patternC)
+        // Little-endian: the lowest flagged byte is the first match.
+        if found != 0 { return i &+ found.trailingZeroBitCount / 8 }
+        i &+= 8
+    }
+    while i < end {
+        let byte = base[i]
+        if byte == a || byte == b || byte == c { return i }
+        i &+= 1
+    }
+    return i
 }
 
 /// Nonzero with the high bit set in each byte of `word` that is zero (and possibly in bytes
